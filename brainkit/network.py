@@ -1,0 +1,655 @@
+"""Build networks from library models and run them on a Brian2 backend.
+
+>>> from brainkit import Network
+>>> from brian2 import ms, nA
+>>> net = Network(dt=0.1 * ms, backend="cpp_standalone")
+>>> exc = net.population("exc", "lif", 100)
+>>> net.poisson_source("inp", 200, rates=20 * Hz)
+>>> net.connect("inp", "exc", "exp_current", weights=0.1 * nA, p=0.1, seed=1)
+>>> net.record("exc", "spikes"); net.record("exc", "v", indices=[0, 1])
+>>> res = net.run(500 * ms)                       # compiles once
+>>> res = net.run(500 * ms, weights={"inp->exc": W2})   # re-runs the binary: no recompile
+
+Every population's input variable (``I`` for the LIF) is composed by the builder as
+``I = I_ext + <stimulus>(t, i) + sum of synaptic currents`` where ``I_ext`` is a per-neuron
+constant that :meth:`Network.run` can change, the stimulus is a :class:`brian2.TimedArray`
+set with :meth:`Network.current_input`, and each incoming connection adds its current.
+
+On ``cpp_standalone`` the network is generated and compiled at the first :meth:`run` (into its
+own build folder) and every later run executes the same binary with new weights, inputs and
+initial values passed as ``run_args``.  Structure (populations, connection indices, duration,
+recorded variables, spike-generator spikes) is fixed once built; changing it needs a new
+:class:`Network`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import tempfile
+import time
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Sequence, Union
+
+import numpy as np
+
+from .backends import STANDALONE, check_backend, new_device
+from .library import Model, ModelError, load_model
+from .results import Results
+
+_counter = itertools.count()
+
+
+class NetworkError(ValueError):
+    """A network was described wrongly (unknown population, bad weight shape, ...)."""
+
+
+@dataclass
+class Population:
+    name: str
+    model: Model
+    n: int
+    init: Dict[str, Any] = field(default_factory=dict)
+    currents: List[str] = field(default_factory=list)  # post-side current variables
+    extra_equations: List[str] = field(default_factory=list)
+    stimulus: Any = None  # (values, dt) of a TimedArray current
+    group: Any = None
+
+
+@dataclass
+class Source:
+    name: str
+    kind: str  # 'spikes' | 'poisson'
+    n: int
+    indices: Any = None
+    times: Any = None
+    rates: Any = None
+    group: Any = None
+
+
+@dataclass
+class Connection:
+    name: str
+    pre: str
+    post: str
+    synapse: Model
+    plasticity: Optional[Model]
+    i: np.ndarray
+    j: np.ndarray
+    weights: Any
+    delay: Any = None
+    suffix: str = ""
+    synapses: Any = None
+
+
+def _weight_unit(model: Model):
+    eqs = model.brian2_equations()
+    if "w" not in eqs:
+        raise ModelError(f"synapse model '{model.name}' declares no weight 'w'", model.path)
+    from brian2 import get_unit
+
+    return get_unit(eqs["w"].dim)
+
+
+class Network:
+    """A network of library models, compiled once, run many times.
+
+    Parameters
+    ----------
+    dt : Quantity
+        Simulation time step.
+    backend : str
+        ``'cpp_standalone'`` (default), ``'runtime'``, ``'cuda_standalone'`` or ``'genn'``.
+    build_dir : str, optional
+        Folder for the generated C++ project; by default a new folder under
+        ``$BRAINKIT_BUILD_ROOT`` (or the system temp folder), one per network.
+    seed : int, optional
+        Seed of Brian2's random numbers (Poisson sources, ``rand()`` in equations).
+    codegen_target : str
+        Runtime code generation target: ``'numpy'`` (default, no compiler) or ``'cython'``.
+    """
+
+    def __init__(self, dt=None, backend: str = "cpp_standalone", build_dir: Optional[str] = None,
+                 seed: Optional[int] = None, codegen_target: str = "numpy", name: str = "net"):
+        from brian2 import ms
+
+        check_backend(backend)
+        self.dt = 0.1 * ms if dt is None else dt
+        self.backend = backend
+        self.seed = seed
+        self.codegen_target = codegen_target
+        self.name = name
+        self.build_dir = build_dir
+        self.populations: Dict[str, Population] = {}
+        self.sources: Dict[str, Source] = {}
+        self.connections: Dict[str, Connection] = {}
+        self.recordings: List[tuple] = []
+        self._built = None  # standalone: (device, objects, duration)
+        self.timings: Dict[str, float] = {}
+
+    # ----------------------------------------------------------------- description
+    def population(self, name: str, model: Union[str, Model], n: int, variant: Optional[str] = None,
+                   params: Optional[Dict[str, Any]] = None, init: Optional[Dict[str, Any]] = None
+                   ) -> Population:
+        """Add ``n`` neurons of library ``model`` (name or :class:`Model`)."""
+        self._check_new(name)
+        m = load_model(model, variant=variant) if isinstance(model, str) else model
+        if m.kind != "neuron":
+            raise ModelError(f"model '{m.name}' is a {m.kind} model, not a neuron model", m.path)
+        if params:
+            m = m.with_parameters(**params)
+        pop = Population(name, m, int(n), dict(init or {}))
+        self.populations[name] = pop
+        return pop
+
+    def spike_source(self, name: str, n: int, indices, times) -> Source:
+        """Neurons that spike at given ``times`` (Quantity) with given ``indices``."""
+        self._check_new(name)
+        indices = np.asarray(indices, dtype=int)
+        if len(indices) and (indices.min() < 0 or indices.max() >= n):
+            raise NetworkError(f"spike source '{name}': indices must lie in [0, {n})")
+        src = Source(name, "spikes", int(n), indices=indices, times=times)
+        self.sources[name] = src
+        return src
+
+    def poisson_source(self, name: str, n: int, rates) -> Source:
+        """``n`` independent Poisson spike trains with ``rates`` (Hz; scalar or per neuron);
+        the rates can be changed in every :meth:`run`."""
+        self._check_new(name)
+        src = Source(name, "poisson", int(n), rates=rates)
+        self.sources[name] = src
+        return src
+
+    def current_input(self, population: str, values, dt=None) -> None:
+        """Drive ``population`` with a time-varying current: ``values`` of shape (T,) or
+        (T, n) in the population's input unit, sampled every ``dt`` (default: the network dt).
+        New values of the same shape can be given to every :meth:`run` (``inputs=``)."""
+        pop = self._population(population)
+        pop.stimulus = (values, dt if dt is not None else self.dt)
+
+    def connect(self, pre: str, post: str, synapse: Union[str, Model] = "exp_current",
+                weights=None, plasticity: Union[str, Model, None] = None, p: Optional[float] = None,
+                rule: Optional[str] = None, i=None, j=None, seed: Optional[int] = None,
+                delay=None, params: Optional[Dict[str, Any]] = None,
+                plasticity_params: Optional[Dict[str, Any]] = None,
+                name: Optional[str] = None) -> Connection:
+        """Connect ``pre`` to ``post`` with a library synapse model.
+
+        Which pairs connect: ``weights`` as an (n_pre, n_post) matrix (its non-zero entries),
+        or explicit index arrays ``i``, ``j``, or ``rule`` (``'all_to_all'``, ``'one_to_one'``),
+        or a connection probability ``p`` (drawn here with ``seed``, once: the compiled binary
+        never re-draws it).  ``weights`` is then a scalar or one value per synapse.
+        """
+        npre, npost = self._size(pre), self._size(post)
+        name = name or f"{pre}->{post}"
+        if name in self.connections:
+            raise NetworkError(f"a connection named '{name}' exists already")
+        if post not in self.populations:
+            raise NetworkError(f"connection '{name}': target '{post}' is not a population")
+        syn = load_model(synapse) if isinstance(synapse, str) else synapse
+        if syn.kind != "synapse":
+            raise ModelError(f"model '{syn.name}' is a {syn.kind} model, not a synapse model",
+                             syn.path)
+        if params:
+            syn = syn.with_parameters(**params)
+        plast = None
+        if plasticity is not None:
+            plast = load_model(plasticity) if isinstance(plasticity, str) else plasticity
+            if plast.kind != "plasticity":
+                raise ModelError(f"model '{plast.name}' is not a plasticity rule", plast.path)
+            plast = _scale_weight_parameters(plast, syn, plasticity_params or {})
+        matrix = weights is not None and np.ndim(weights) == 2
+        if matrix:
+            if np.shape(weights) != (npre, npost):
+                raise NetworkError(f"connection '{name}': weight matrix has shape "
+                                   f"{np.shape(weights)}, expected ({npre}, {npost})")
+            ii, jj = np.nonzero(np.asarray(weights))
+        elif i is not None or j is not None:
+            ii, jj = np.asarray(i, dtype=int), np.asarray(j, dtype=int)
+            if ii.shape != jj.shape:
+                raise NetworkError(f"connection '{name}': i and j differ in length")
+        elif rule == "one_to_one":
+            if npre != npost:
+                raise NetworkError(f"connection '{name}': one_to_one needs equal sizes, "
+                                   f"got {npre} and {npost}")
+            ii = jj = np.arange(npre)
+        elif p is not None:
+            rng = np.random.default_rng(seed)
+            ii, jj = np.nonzero(rng.random((npre, npost)) < p)
+        elif rule in (None, "all_to_all"):
+            ii, jj = (a.ravel() for a in np.meshgrid(np.arange(npre), np.arange(npost),
+                                                     indexing="ij"))
+        else:
+            raise NetworkError(f"connection '{name}': unknown rule '{rule}' "
+                               "(all_to_all, one_to_one, or give p, i/j or a weight matrix)")
+        if len(ii) and (ii.min() < 0 or ii.max() >= npre or jj.min() < 0 or jj.max() >= npost):
+            raise NetworkError(f"connection '{name}': indices outside the populations")
+        conn = Connection(name, pre, post, syn, plast, ii, jj, weights, delay,
+                          suffix=f"_c{len(self.connections)}")
+        self._check_weights(conn, weights)
+        self.connections[name] = conn
+        return conn
+
+    def record(self, target: str, what: Union[str, Sequence[str]] = "spikes", indices=True,
+               dt=None) -> None:
+        """Record ``'spikes'`` of a population or source, or state variables (names) of a
+        population, for ``indices`` (True: all), sampled every ``dt``."""
+        self._size(target)
+        names = [what] if isinstance(what, str) else list(what)
+        for w in names:
+            self.recordings.append((target, w, indices, dt))
+
+    # ------------------------------------------------------------------- running
+    def run(self, duration, weights: Optional[Dict[str, Any]] = None,
+            inputs: Optional[Dict[str, Any]] = None, init: Optional[Dict[str, Dict]] = None,
+            rates: Optional[Dict[str, Any]] = None, I_ext: Optional[Dict[str, Any]] = None,
+            report: Optional[str] = None) -> Results:
+        """Simulate for ``duration``; optionally with new ``weights`` (by connection name),
+        stimulus ``inputs`` (by population), initial values ``init`` ({population: {var: v}}),
+        Poisson ``rates`` (by source) and constant currents ``I_ext`` (by population).
+
+        On a standalone backend the first call generates and compiles the network; later calls
+        with the same ``duration`` re-run the compiled binary (``self.timings`` says how long
+        compile and run took).
+        """
+        weights, inputs, init = weights or {}, inputs or {}, init or {}
+        rates, I_ext = rates or {}, I_ext or {}
+        for n in weights:
+            if n not in self.connections:
+                raise NetworkError(f"no connection named '{n}' "
+                                   f"(connections: {', '.join(self.connections)})")
+            self._check_weights(self.connections[n], weights[n])
+        for n in list(inputs) + list(I_ext):
+            self._population(n)
+        for n in rates:
+            if n not in self.sources or self.sources[n].kind != "poisson":
+                raise NetworkError(f"'{n}' is not a Poisson source")
+        run = self._run_standalone if self.backend in STANDALONE else self._run_runtime
+        results = run(duration, weights, inputs, init, rates, I_ext, report)
+        results.duration = duration
+        return results
+
+    def _run_runtime(self, duration, weights, inputs, init, rates, I_ext, report) -> Results:
+        import brian2
+
+        from brian2.devices.device import get_device, reset_device, set_device
+
+        previous = get_device()
+        set_device("runtime")
+        old_target = brian2.prefs.codegen.target
+        brian2.prefs.codegen.target = self.codegen_target
+        try:
+            if self.seed is not None:
+                brian2.seed(self.seed)
+            objects = self._build_objects()
+            self._assign(objects, weights, inputs, init, rates, I_ext, runtime=True)
+            net = brian2.Network(objects["all"])
+            t0 = time.perf_counter()
+            net.run(duration, report=report)
+            self.timings = {"run": time.perf_counter() - t0}
+            return Results.collect(self, objects)
+        finally:
+            brian2.prefs.codegen.target = old_target
+            reset_device(previous)
+
+    def _run_standalone(self, duration, weights, inputs, init, rates, I_ext, report) -> Results:
+        import brian2
+        from brian2.devices.device import get_device, reset_device, set_device
+
+        if self._built is not None and not np.isclose(float(self._built[2]), float(duration)):
+            raise NetworkError(
+                f"this network was compiled for a duration of {self._built[2]}; a standalone "
+                f"binary cannot run for {duration}: build a new Network for another duration")
+        if self._built is None:
+            device = new_device(self.backend)
+            directory = self.build_dir or tempfile.mkdtemp(
+                prefix=f"brainkit-{self.name}-", dir=os.environ.get("BRAINKIT_BUILD_ROOT"))
+            previous = get_device()
+            set_device(device, directory=directory, build_on_run=False)
+            try:
+                _compile_prefs()
+                if self.seed is not None:
+                    brian2.seed(self.seed)
+                objects = self._build_objects()
+                # default values go into the binary; every run overrides what it is given
+                self._assign(objects, {}, {}, {}, {}, {}, runtime=True)
+                net = brian2.Network(objects["all"])
+                net.run(duration, report=report)
+                t0 = time.perf_counter()
+                device.build(directory=directory, compile=True, run=False)
+                compile_s = time.perf_counter() - t0
+            finally:
+                reset_device(previous)
+            self._built = (device, objects, duration)
+            self.timings = {"compile": compile_s}
+        device, objects, _ = self._built
+        run_args = self._assign(objects, weights, inputs, init, rates, I_ext, runtime=False)
+        t0 = time.perf_counter()
+        device.run(run_args=run_args, with_output=False)
+        self.timings["run"] = time.perf_counter() - t0
+        return Results.collect(self, objects)
+
+    # ------------------------------------------------------------------ building
+    def _build_objects(self) -> Dict[str, Any]:
+        import brian2
+
+        objs: Dict[str, Any] = {"groups": {}, "synapses": {}, "timed": {}, "monitors": [],
+                                "all": []}
+        uid = next(_counter)
+        for src in self.sources.values():
+            if src.kind == "spikes":
+                g = brian2.SpikeGeneratorGroup(src.n, src.indices, src.times,
+                                               dt=self.dt, name=f"{src.name}_{uid}*")
+            else:
+                g = brian2.NeuronGroup(src.n, "rates : Hz", threshold="rand() < rates*dt",
+                                       dt=self.dt, name=f"{src.name}_{uid}*")
+            objs["groups"][src.name] = g
+        # post-side synapse equations go into their target group; continuous (summed) synapses
+        # define their current in the Synapses object; pre-side equations into the source.
+        post_eqs: Dict[str, List] = {n: [] for n in self.populations}
+        pre_eqs: Dict[str, List] = {n: [] for n in self.populations}
+        currents: Dict[str, List[str]] = {n: [] for n in self.populations}
+        for c in self.connections.values():
+            syn = c.synapse
+            if syn.post_equations:
+                post_eqs[c.post].append(_rename(syn, syn.post_equations, c.suffix, syn.parameters))
+                currents[c.post].append(syn.current + c.suffix)
+            else:
+                currents[c.post].append(f"I{c.suffix}")
+            if syn.pre_equations:
+                pre = self._population(c.pre)
+                pre_eqs[c.pre].append(_pre_equations(syn, pre.model, c.suffix))
+        for pop in self.populations.values():
+            m = pop.model
+            eqs = m.brian2_equations()
+            inp = m.input or {}
+            if inp:
+                unit = inp["unit"]
+                terms = ["I_ext"] + currents[pop.name]
+                if pop.stimulus is not None:
+                    ta = brian2.TimedArray(_as_2d(pop.stimulus[0], pop.n), dt=pop.stimulus[1],
+                                           name=f"stim_{pop.name}_{uid}*")
+                    objs["timed"][pop.name] = ta
+                    terms.append(f"{ta.name}(t, i)")
+                eqs += brian2.Equations(f"{inp['name']} = {' + '.join(terms)} : {unit}\n"
+                                        f"I_ext : {unit}")
+            elif currents[pop.name]:
+                raise ModelError(f"neuron model '{m.name}' declares no input variable, so "
+                                 f"population '{pop.name}' cannot receive connections", m.path)
+            for extra in post_eqs[pop.name] + pre_eqs[pop.name]:
+                eqs += extra
+            for c in self.connections.values():
+                if c.post == pop.name and not c.synapse.post_equations:
+                    eqs += brian2.Equations(f"I{c.suffix} : {unit}")
+            namespace = m.namespace()
+            kwargs = {}
+            if m.threshold:
+                kwargs["threshold"] = m.threshold
+            if m.reset:
+                kwargs["reset"] = m.reset
+            if m.refractory is not None:
+                kwargs["refractory"] = m.refractory
+            if m.events:
+                kwargs["events"] = dict(m.events)
+            for c in self.connections.values():
+                if c.pre == pop.name and c.synapse.events:
+                    kwargs.setdefault("events", {}).update(
+                        {k + c.suffix: _rename(c.synapse, v, c.suffix, {}, text=True)
+                         for k, v in c.synapse.events.items()})
+            try:
+                g = brian2.NeuronGroup(pop.n, eqs, method=m.method or "euler",
+                                       namespace=namespace, dt=self.dt,
+                                       name=f"{pop.name}_{uid}*", **kwargs)
+            except Exception as exc:  # noqa: BLE001 - re-raise with the model's name
+                raise ModelError(f"population '{pop.name}' (model '{m.name}'): {exc}",
+                                 m.path) from exc
+            objs["groups"][pop.name] = g
+        for c in self.connections.values():
+            objs["synapses"][c.name] = self._build_synapses(c, objs["groups"], uid)
+        for target, what, indices, rec_dt in self.recordings:
+            g = objs["groups"][target]
+            if what == "spikes":
+                mon = brian2.SpikeMonitor(g, name=f"spikes_{target}_{uid}*")
+            else:
+                kw = {"dt": rec_dt} if rec_dt is not None else {}
+                mon = brian2.StateMonitor(g, what, record=indices,
+                                          name=f"trace_{target}_{what}_{uid}*", **kw)
+            objs["monitors"].append((target, what, mon))
+        objs["all"] = (list(objs["groups"].values()) + list(objs["synapses"].values())
+                       + [m for _, _, m in objs["monitors"]])
+        return objs
+
+    def _build_synapses(self, c: Connection, groups, uid):
+        import brian2
+
+        syn, plast = c.synapse, c.plasticity
+        namespace = dict(syn.parameters)
+        model = syn.equations
+        on_pre = _rename(syn, syn.on_pre or "", c.suffix, {}, text=True, post=True)
+        on_post = ""
+        if not syn.post_equations:  # continuous synapse: summed current into the target
+            post_unit = self.populations[c.post].model.input["unit"]
+            cur = _rename(syn, syn.current, c.suffix, {}, text=True, post=True)
+            model = model + f"\nI{c.suffix}_post = {cur} : {post_unit} (summed)"
+        if plast is not None:
+            model = model + "\n" + plast.equations
+            namespace.update(plast.parameters)
+            on_pre = "\n".join(x for x in (on_pre, plast.on_pre or "") if x)
+            on_post = plast.on_post or ""
+        kwargs = {}
+        if on_post:
+            kwargs["on_post"] = on_post
+        if syn.events:
+            kwargs["on_event"] = {"pre": next(iter(syn.events)) + c.suffix}
+        try:
+            S = brian2.Synapses(groups[c.pre], groups[c.post], model=model,
+                                on_pre=on_pre or None, namespace=namespace, dt=self.dt,
+                                method=syn.method or "euler",
+                                name=f"syn_{c.pre}_{c.post}_{uid}*", **kwargs)
+            S.connect(i=c.i, j=c.j)
+        except Exception as exc:  # noqa: BLE001
+            raise ModelError(f"connection '{c.name}' (synapse '{syn.name}'"
+                             + (f", plasticity '{plast.name}'" if plast else "")
+                             + f"): {exc}", syn.path) from exc
+        if c.delay is not None:
+            S.delay = c.delay
+        return S
+
+    def _assign(self, objs, weights, inputs, init, rates, I_ext, runtime: bool):
+        """Put values into the objects (runtime) or into a run_args dict (standalone)."""
+        run_args: Dict[Any, Any] = {}
+
+        def put(group, var, value):
+            view = getattr(group, var)
+            if runtime:
+                group.__setattr__(var, value)
+            else:
+                size = len(group)
+                arr = np.broadcast_to(np.asarray(value, dtype=float), (size,)).copy()
+                run_args[view] = arr * _unit_of(group, var)
+
+        for cname, c in self.connections.items():
+            w = weights.get(cname, c.weights)
+            if w is None:
+                continue
+            put(objs["synapses"][cname], "w", self._per_synapse(c, w))
+        for pname, pop in self.populations.items():
+            g = objs["groups"][pname]
+            m = pop.model
+            values = dict(m.initial)
+            values.update(pop.init)
+            values.update(init.get(pname, {}))
+            for var, val in values.items():
+                if isinstance(val, str):
+                    if not runtime:  # evaluated in the binary's initialisation, as built
+                        if var in init.get(pname, {}):
+                            raise NetworkError(
+                                f"initial value of {pname}.{var}: give numbers (with units), not "
+                                "an expression, to a compiled standalone network")
+                        continue
+                    g.__setattr__(var, val)
+                else:
+                    put(g, var, val)
+            if pname in I_ext:
+                put(g, "I_ext", I_ext[pname])
+            if pname in inputs:
+                ta = objs["timed"].get(pname)
+                if ta is None:
+                    raise NetworkError(f"population '{pname}' has no current_input() stimulus")
+                values = _as_2d(inputs[pname], pop.n)
+                if values.shape != ta.values.shape:
+                    raise NetworkError(f"input for '{pname}' has shape {values.shape}; the "
+                                       f"network was built with {ta.values.shape}")
+                if runtime:
+                    raise NetworkError("runtime networks take new stimuli through "
+                                       "current_input() before run()")
+                run_args[ta] = values
+        for sname, src in self.sources.items():
+            if src.kind == "poisson":
+                put(objs["groups"][sname], "rates", rates.get(sname, src.rates))
+        return run_args
+
+    # ------------------------------------------------------------------- helpers
+    def _per_synapse(self, c: Connection, w):
+        if w is not None and np.ndim(w) == 2:
+            return np.asarray(w)[c.i, c.j] * _unit_or_one(w)
+        return w
+
+    def _check_weights(self, c: Connection, w):
+        if w is None:
+            return
+        from brian2.units.fundamentalunits import get_dimensions, have_same_dimensions
+
+        unit = _weight_unit(c.synapse)
+        if not have_same_dimensions(w, unit):
+            raise NetworkError(f"connection '{c.name}': weights have units "
+                               f"{get_dimensions(w)!s}, synapse '{c.synapse.name}' needs "
+                               f"{get_dimensions(unit)!s} ({unit})")
+        if np.ndim(w) == 1 and len(w) != len(c.i):
+            raise NetworkError(f"connection '{c.name}': {len(w)} weights for {len(c.i)} synapses")
+        if np.ndim(w) == 2:
+            npre, npost = self._size(c.pre), self._size(c.post)
+            if np.shape(w) != (npre, npost):
+                raise NetworkError(f"connection '{c.name}': weight matrix of shape "
+                                   f"{np.shape(w)}, expected ({npre}, {npost})")
+        if not np.all(np.isfinite(np.asarray(w, dtype=float))):
+            raise NetworkError(f"connection '{c.name}': weights contain NaN or inf")
+
+    def _check_new(self, name):
+        if name in self.populations or name in self.sources:
+            raise NetworkError(f"a population or source named '{name}' exists already")
+        if self._built is not None:
+            raise NetworkError("this network is compiled already; its structure cannot change")
+
+    def _population(self, name) -> Population:
+        if name not in self.populations:
+            raise NetworkError(f"no population named '{name}' "
+                               f"(populations: {', '.join(self.populations) or 'none'})")
+        return self.populations[name]
+
+    def _size(self, name) -> int:
+        if name in self.populations:
+            return self.populations[name].n
+        if name in self.sources:
+            return self.sources[name].n
+        raise NetworkError(f"no population or source named '{name}' (have: "
+                           f"{', '.join(list(self.populations) + list(self.sources)) or 'none'})")
+
+
+# ----------------------------------------------------------------------- functions
+def _compile_prefs():
+    """C++ flags: optimised, but without -ffast-math, so that results follow IEEE arithmetic
+    (the adjoint and finite-difference checks compare against these numbers)."""
+    import brian2
+
+    brian2.prefs.codegen.cpp.extra_compile_args_gcc = ["-w", "-O3", "-march=native"]
+
+
+def _unit_of(group, var):
+    from brian2 import get_unit
+
+    return get_unit(group.variables[var].dim)
+
+
+def _unit_or_one(x):
+    from brian2 import get_unit
+    from brian2.units.fundamentalunits import get_dimensions
+
+    return get_unit(get_dimensions(x))
+
+
+def _as_2d(values, n):
+    from brian2 import Quantity
+
+    arr = values if isinstance(values, Quantity) else np.asarray(values)
+    if arr.ndim == 1:
+        arr = arr[:, None] * np.ones((1, n))
+    if arr.shape[1] != n:
+        raise NetworkError(f"stimulus has {arr.shape[1]} columns, the population {n} neurons")
+    return arr
+
+
+def _rename(model: Model, source: str, suffix: str, values: Dict[str, Any],
+            text: bool = False, post: bool = False):
+    """Suffix the synapse model's own variables (so two connections of one model can target
+    the same group) and substitute its parameters by their values."""
+    from brian2 import Equations
+    from brian2.utils.stringtools import word_substitute
+
+    owned = _owned_names(model)
+    mapping = {}
+    for v in owned:
+        mapping[v] = v + suffix
+        if post:
+            mapping[v + "_post"] = v + suffix + "_post"
+            mapping[v + "_pre"] = v + suffix + "_pre"
+    if text:
+        return word_substitute(source, mapping)
+    eqs = Equations(source)
+    subs = {k: v for k, v in values.items() if k in eqs.identifiers}
+    subs.update({k: v for k, v in mapping.items() if k in eqs.names})
+    return eqs.substitute(**subs)
+
+
+def _owned_names(model: Model) -> List[str]:
+    from brian2 import Equations
+
+    names = []
+    for key in ("post_equations", "pre_equations"):
+        t = getattr(model, key)
+        if t:
+            names += list(Equations(t).names)
+    return names
+
+
+def _pre_equations(syn: Model, neuron: Model, suffix: str):
+    """The presynaptic part of a continuous synapse (the gated synapse's ``s``), written for
+    ``neuron``: ``dVdt`` becomes the right-hand side of the neuron's voltage equation, ``V`` its
+    voltage and ``zone_distance`` the neuron's distance to its gate centre."""
+    from brian2 import Equations, get_unit
+    from brian2.utils.stringtools import word_substitute
+
+    volt = neuron.voltage or {}
+    if "name" not in volt or "distance" not in volt:
+        raise ModelError(f"synapse '{syn.name}' needs the presynaptic neuron's voltage, but "
+                         f"neuron model '{neuron.name}' declares no 'voltage: {{name, distance}}'",
+                         neuron.path, neuron.line_of("voltage"))
+    eqs = neuron.brian2_equations()
+    vname = volt["name"]
+    if vname not in eqs.diff_eq_names:
+        raise ModelError(f"neuron model '{neuron.name}': voltage '{vname}' has no differential "
+                         "equation", neuron.path)
+    rhs = str(eqs[vname].expr)
+    vunit = get_unit(eqs[vname].dim)
+    text = syn.pre_equations.replace("{V_UNIT}", _unit_string(vunit))
+    text = word_substitute(text, {"dVdt": f"({rhs})", "zone_distance": f"({volt['distance']})",
+                                  "V": vname})
+    eqs = Equations(text)
+    subs = {k: v for k, v in syn.parameters.items() if k in eqs.identifiers}
+    subs.update({n: n + suffix for n in eqs.names})
+    return eqs.substitute(**subs)
+
+
+def _unit_string(unit) -> str:
+    s = repr(unit)
+    return "1" if s in ("Unit(1)", "1") else s

@@ -1,0 +1,64 @@
+"""Simulation results: spikes and state traces as arrays with Brian2 units."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Dict, Tuple
+
+import numpy as np
+
+
+@dataclass
+class Results:
+    """What a :meth:`brainkit.Network.run` recorded.
+
+    Attributes
+    ----------
+    spikes : dict
+        ``{population: (indices, times)}``: neuron indices (int array) and spike times (Quantity).
+    traces : dict
+        ``{population: {variable: values}}``: values of shape (recorded neurons, samples), with
+        units; ``traces[pop]['t']`` holds the sample times and ``traces[pop]['index']`` the
+        recorded neuron indices.
+    sizes : dict
+        ``{population: number of neurons}``.
+    duration : Quantity
+    timings : dict
+        seconds spent compiling (standalone, first run only) and running.
+    """
+
+    spikes: Dict[str, Tuple[np.ndarray, Any]] = field(default_factory=dict)
+    traces: Dict[str, Dict[str, Any]] = field(default_factory=dict)
+    sizes: Dict[str, int] = field(default_factory=dict)
+    duration: Any = None
+    timings: Dict[str, float] = field(default_factory=dict)
+
+    @classmethod
+    def collect(cls, network, objects) -> "Results":
+        res = cls(timings=dict(network.timings))
+        for name, g in objects["groups"].items():
+            res.sizes[name] = len(g)
+        for target, what, mon in objects["monitors"]:
+            if what == "spikes":
+                res.spikes[target] = (np.asarray(mon.i[:], dtype=int), mon.t[:])
+            else:
+                tr = res.traces.setdefault(target, {})
+                tr[what] = getattr(mon, what)[:]
+                tr["t"] = mon.t[:]
+                tr["index"] = np.asarray(mon.record, dtype=int) if not isinstance(
+                    mon.record, bool) else np.arange(len(objects["groups"][target]))
+        return res
+
+    def spike_counts(self, population: str) -> np.ndarray:
+        """Number of spikes of every neuron of ``population``."""
+        i, _ = self.spikes[population]
+        return np.bincount(i, minlength=self.sizes[population])
+
+    def spike_trains(self, population: str):
+        """``{neuron index: spike times}`` (Quantity arrays)."""
+        i, t = self.spikes[population]
+        return {k: t[i == k] for k in range(self.sizes[population])}
+
+    def rates(self, population: str, duration):
+        """Mean firing rate of every neuron over ``duration`` (Quantity in Hz)."""
+        return self.spike_counts(population) / duration
