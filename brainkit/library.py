@@ -50,7 +50,7 @@ _REQUIRED = {"name", "kind", "title", "reference", "description", "equations"}
 _KNOWN_KEYS = _REQUIRED | {
     "threshold", "reset", "refractory", "method", "input", "voltage", "parameters", "initial",
     "variants", "on_pre", "on_post", "post_equations", "pre_equations", "current", "target",
-    "events", "notes", "differentiable",
+    "events", "notes", "differentiable", "weight_parameters",
 }
 _user_paths: List[Path] = []
 
@@ -148,6 +148,7 @@ class Model:
     events: Optional[Dict[str, str]] = None
     notes: Optional[str] = None
     differentiable: Optional[bool] = None
+    weight_parameters: List[str] = field(default_factory=list)
     variants: Dict[str, Dict[str, Any]] = field(default_factory=dict)
     variant: Optional[str] = None
     path: Optional[str] = None
@@ -164,12 +165,16 @@ class Model:
         return ModelError(f"model '{self.name}', {key}: {message}", self.path,
                           self.line_of(key, offset))
 
-    def brian2_equations(self, key: str = "equations", **substitutions):
-        """The ``key`` equation string as :class:`brian2.Equations` (errors point at the line)."""
+    def brian2_equations(self, key: str = "equations", check: bool = False, **substitutions):
+        """The ``key`` equation string as :class:`brian2.Equations` (errors point at the line).
+        Placeholders filled in by the network builder (``{GATE_UNIT}``, ``{WEIGHT_UNIT}``) parse
+        as ``1`` when ``check`` is set."""
         from brian2 import Equations
         from brian2.equations.equations import EquationError
 
         text = getattr(self, key)
+        if check:
+            text = text.replace("{GATE_UNIT}", "1").replace("{WEIGHT_UNIT}", "1")
         try:
             return Equations(text, **substitutions)
         except (EquationError, SyntaxError, ValueError, TypeError) as exc:
@@ -296,8 +301,8 @@ def _parse(text: str, path: Path) -> Model:
             raise ModelError(f"variant '{vname}': {exc}", path,
                              lines.get(f"variants.{vname}")) from None
     for key in ("equations", "post_equations", "pre_equations"):
-        if getattr(model, key):
-            model.brian2_equations(key)  # raises a ModelError naming the line
+        if getattr(model, key):  # parse now: a ModelError names the line
+            model.brian2_equations(key, check=True)
     return model
 
 

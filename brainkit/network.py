@@ -82,12 +82,19 @@ class Connection:
     synapses: Any = None
 
 
-def _weight_unit(model: Model):
+def _weight_unit(model: Model, post: Model):
+    """Unit of the weight ``w``: as declared, or for a continuous synapse (``{WEIGHT_UNIT}``)
+    the unit that turns its presynaptic trace (1/second) into the target's input unit."""
+    from brian2 import get_unit, second
+
+    if "{WEIGHT_UNIT}" in model.equations:
+        from .library import _evaluate
+
+        return get_unit((_evaluate(post.input["unit"], {}) * second).dim) \
+            if post.input["unit"] != "1" else second
     eqs = model.brian2_equations()
     if "w" not in eqs:
         raise ModelError(f"synapse model '{model.name}' declares no weight 'w'", model.path)
-    from brian2 import get_unit
-
     return get_unit(eqs["w"].dim)
 
 
@@ -424,7 +431,9 @@ class Network:
 
         syn, plast = c.synapse, c.plasticity
         namespace = dict(syn.parameters)
-        model = syn.equations
+        model = syn.equations.replace(
+            "{WEIGHT_UNIT}",
+            _unit_string(_weight_unit(syn, self.populations[c.post].model)))
         on_pre = _rename(syn, syn.on_pre or "", c.suffix, {}, text=True, post=True)
         on_post = ""
         if not syn.post_equations:  # continuous synapse: summed current into the target
@@ -520,7 +529,7 @@ class Network:
             return
         from brian2.units.fundamentalunits import get_dimensions, have_same_dimensions
 
-        unit = _weight_unit(c.synapse)
+        unit = _weight_unit(c.synapse, self.populations[c.post].model)
         if not have_same_dimensions(w, unit):
             raise NetworkError(f"connection '{c.name}': weights have units "
                                f"{get_dimensions(w)!s}, synapse '{c.synapse.name}' needs "
@@ -557,6 +566,25 @@ class Network:
 
 
 # ----------------------------------------------------------------------- functions
+def _scale_weight_parameters(plast: Model, syn: Model, overrides: Dict[str, Any]) -> Model:
+    """A plasticity rule's ``weight_parameters`` (e.g. ``w_max``) are written as plain numbers
+    in its file and take the unit of the synapse's weight ``w`` it is attached to; then the
+    user's overrides are checked against those units."""
+    import copy
+
+    from brian2 import get_unit
+
+    eqs = syn.brian2_equations(check=True)
+    unit = get_unit(eqs["w"].dim) if "w" in eqs and "{WEIGHT_UNIT}" not in syn.equations else 1
+    m = copy.deepcopy(plast)
+    for name in m.weight_parameters:
+        if name not in m.parameters:
+            raise ModelError(f"plasticity rule '{m.name}': weight parameter '{name}' is not one "
+                             "of its parameters", m.path, m.line_of("weight_parameters"))
+        m.parameters[name] = float(m.parameters[name]) * unit
+    return m.with_parameters(**overrides) if overrides else m
+
+
 def _compile_prefs():
     """C++ flags: optimised, but without -ffast-math, so that results follow IEEE arithmetic
     (the adjoint and finite-difference checks compare against these numbers)."""
@@ -616,9 +644,8 @@ def _owned_names(model: Model) -> List[str]:
 
     names = []
     for key in ("post_equations", "pre_equations"):
-        t = getattr(model, key)
-        if t:
-            names += list(Equations(t).names)
+        if getattr(model, key):
+            names += list(model.brian2_equations(key, check=True).names)
     return names
 
 
@@ -630,9 +657,10 @@ def _pre_equations(syn: Model, neuron: Model, suffix: str):
     from brian2.utils.stringtools import word_substitute
 
     volt = neuron.voltage or {}
-    if "name" not in volt or "distance" not in volt:
+    if not {"name", "distance", "width"} <= set(volt):
         raise ModelError(f"synapse '{syn.name}' needs the presynaptic neuron's voltage, but "
-                         f"neuron model '{neuron.name}' declares no 'voltage: {{name, distance}}'",
+                         f"neuron model '{neuron.name}' declares no "
+                         "'voltage: {name, distance, width}'",
                          neuron.path, neuron.line_of("voltage"))
     eqs = neuron.brian2_equations()
     vname = volt["name"]
@@ -641,9 +669,10 @@ def _pre_equations(syn: Model, neuron: Model, suffix: str):
                          "equation", neuron.path)
     rhs = str(eqs[vname].expr)
     vunit = get_unit(eqs[vname].dim)
-    text = syn.pre_equations.replace("{V_UNIT}", _unit_string(vunit))
+    vu = _unit_string(vunit)
+    text = syn.pre_equations.replace("{GATE_UNIT}", "1" if vu == "1" else f"1/{vu}")
     text = word_substitute(text, {"dVdt": f"({rhs})", "zone_distance": f"({volt['distance']})",
-                                  "V": vname})
+                                  "zone_width": f"({volt['width']})", "V": vname})
     eqs = Equations(text)
     subs = {k: v for k, v in syn.parameters.items() if k in eqs.identifiers}
     subs.update({n: n + suffix for n in eqs.names})
@@ -652,4 +681,4 @@ def _pre_equations(syn: Model, neuron: Model, suffix: str):
 
 def _unit_string(unit) -> str:
     s = repr(unit)
-    return "1" if s in ("Unit(1)", "1") else s
+    return "1" if s in ("Unit(1)", "1", "radian") else s
