@@ -267,14 +267,14 @@ def _parse(text: str, path: Path) -> Model:
     if not isinstance(data, dict):
         raise ModelError("a model file must be a mapping of keys (name, kind, equations, ...)",
                          path, 1)
-    missing = _REQUIRED - set(data)
-    if missing:
-        raise ModelError(f"missing key(s): {', '.join(sorted(missing))}", path, 1)
     unknown = set(data) - _KNOWN_KEYS
     if unknown:
         key = sorted(unknown)[0]
         raise ModelError(f"unknown key '{key}' (known keys: {', '.join(sorted(_KNOWN_KEYS))})",
                          path, lines.get(key))
+    missing = _REQUIRED - set(data)
+    if missing:
+        raise ModelError(f"missing key(s): {', '.join(sorted(missing))}", path, 1)
     if data["kind"] not in KINDS:
         raise ModelError(f"kind '{data['kind']}' is not one of {', '.join(KINDS)}", path,
                          lines.get("kind"))

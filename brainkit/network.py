@@ -375,7 +375,7 @@ class Network:
                 terms = ["I_ext"] + currents[pop.name]
                 if pop.stimulus is not None:
                     ta = brian2.TimedArray(_as_2d(pop.stimulus[0], pop.n), dt=pop.stimulus[1],
-                                           name=f"stim_{pop.name}_{uid}*")
+                                           name=f"stim_{pop.name}_{uid}")
                     objs["timed"][pop.name] = ta
                     terms.append(f"{ta.name}(t, i)")
                 eqs += brian2.Equations(f"{inp['name']} = {' + '.join(terms)} : {unit}\n"
@@ -389,6 +389,8 @@ class Network:
                 if c.post == pop.name and not c.synapse.post_equations:
                     eqs += brian2.Equations(f"I{c.suffix} : {unit}")
             namespace = m.namespace()
+            if pop.name in objs["timed"]:
+                namespace[objs["timed"][pop.name].name] = objs["timed"][pop.name]
             kwargs = {}
             if m.threshold:
                 kwargs["threshold"] = m.threshold

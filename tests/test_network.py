@@ -1,0 +1,111 @@
+"""Networks from library models on runtime and cpp_standalone: same spikes, re-runs without
+recompiling, clear errors for bad input."""
+
+import os
+
+import numpy as np
+import pytest
+from brian2 import Hz, mV, ms, nA, pA, second
+
+from brainkit import BackendNotAvailable, ModelError, Network, NetworkError
+
+
+def _small_network(backend):
+    """Spike-generator input + a stimulus current + recurrent exp_current synapses."""
+    rng = np.random.default_rng(0)
+    net = Network(dt=0.1 * ms, backend=backend, name="small")
+    net.population("exc", "lif", 20)
+    n_in = 30
+    times = np.sort(rng.uniform(0, 200, 300)) * ms
+    net.spike_source("inp", n_in, rng.integers(0, n_in, 300), times)
+    net.connect("inp", "exc", "exp_current", weights=rng.uniform(0, 1.0, (n_in, 20)) * nA)
+    W = rng.uniform(-0.3, 0.6, (20, 20)) * nA
+    np.fill_diagonal(W, 0)
+    net.connect("exc", "exc", "exp_current", weights=W)
+    net.current_input("exc", np.linspace(0, 0.15, 2000) * nA)
+    net.record("exc", "spikes")
+    net.record("exc", ["v", "I"], indices=[0, 5])
+    return net, W
+
+
+def _spike_list(res):
+    i, t = res.spikes["exc"]
+    order = np.lexsort((i, t))
+    return list(zip(i[order], np.round(np.asarray(t / ms)[order], 6)))
+
+
+@pytest.mark.standalone
+def test_runtime_and_cpp_standalone_give_identical_spikes_and_reruns_do_not_recompile():
+    rt, W = _small_network("runtime")
+    res_rt = rt.run(200 * ms)
+    sa, _ = _small_network("cpp_standalone")
+    res_sa = sa.run(200 * ms)
+    assert len(_spike_list(res_rt)) > 50
+    assert _spike_list(res_rt) == _spike_list(res_sa)
+    np.testing.assert_allclose(res_rt.traces["exc"]["v"] / mV, res_sa.traces["exc"]["v"] / mV,
+                               rtol=0, atol=1e-9)
+    assert "compile" in sa.timings
+
+    # re-run the compiled binary with new weights, stimulus and initial values
+    binary = os.path.join(sa._built[0].project_dir, "main")
+    mtime = os.path.getmtime(binary)
+    W2 = 1.5 * W
+    stim = np.linspace(0.1, 0.0, 2000) * nA
+    v0 = np.full(20, -60.0) * mV
+    res2 = sa.run(200 * ms, weights={"exc->exc": W2}, inputs={"exc": stim},
+                  init={"exc": {"v": v0}})
+    assert os.path.getmtime(binary) == mtime
+    assert sa.timings["run"] < 5.0 and "compile" in sa.timings
+
+    rt2, _ = _small_network("runtime")
+    rt2.connections["exc->exc"].weights = W2
+    rt2.current_input("exc", stim)
+    res_rt2 = rt2.run(200 * ms, init={"exc": {"v": v0}})
+    assert _spike_list(res2) == _spike_list(res_rt2)
+    assert _spike_list(res2) != _spike_list(res_sa)
+
+    with pytest.raises(NetworkError, match="compiled for a duration"):
+        sa.run(100 * ms)
+
+
+def test_poisson_rates_and_constant_currents_are_run_arguments():
+    net = Network(dt=0.1 * ms, backend="runtime", seed=3)
+    net.population("exc", "lif", 4)
+    net.poisson_source("inp", 50, rates=0 * Hz)
+    net.connect("inp", "exc", "exp_current", weights=0.2 * nA)
+    net.record("inp", "spikes")
+    net.record("exc", "spikes")
+    silent = net.run(100 * ms)
+    assert silent.spike_counts("inp").sum() == 0 and silent.spike_counts("exc").sum() == 0
+    res = net.run(1 * second, rates={"inp": 40 * Hz}, I_ext={"exc": [0, 0, 0, 0.3] * nA})
+    rate = res.spike_counts("inp").mean() / 1.0
+    assert 40 - 4 * np.sqrt(40 / 50) < rate < 40 + 4 * np.sqrt(40 / 50)
+    assert res.spike_counts("exc")[3] > res.spike_counts("exc")[0]
+
+
+def test_gpu_backends_say_what_to_install():
+    with pytest.raises(BackendNotAvailable, match="install brian2cuda"):
+        Network(backend="cuda_standalone")
+    with pytest.raises(BackendNotAvailable, match="install brian2genn"):
+        Network(backend="genn")
+    with pytest.raises(ValueError, match="unknown backend 'cpp'"):
+        Network(backend="cpp")
+
+
+def test_bad_network_input_is_refused_clearly():
+    net = Network(backend="runtime")
+    net.population("exc", "lif", 3)
+    with pytest.raises(ModelError, match="not a neuron model"):
+        net.population("x", "exp_current", 3)
+    with pytest.raises(NetworkError, match=r"weight matrix has shape \(2, 3\), expected \(3, 3\)"):
+        net.connect("exc", "exc", "exp_current", weights=np.ones((2, 3)) * nA)
+    with pytest.raises(NetworkError, match="weights have units"):
+        net.connect("exc", "exc", "exp_current", weights=np.ones((3, 3)) * mV)
+    with pytest.raises(NetworkError, match="NaN"):
+        net.connect("exc", "exc", "exp_current", weights=np.full((3, 3), np.nan) * nA)
+    with pytest.raises(NetworkError, match="no population or source named 'inh'"):
+        net.connect("inh", "exc")
+    with pytest.raises(ModelError, match="parameter 'tau_m'"):
+        net.population("y", "lif", 2, params={"tau_m": 3 * pA})
+    with pytest.raises(NetworkError, match="exists already"):
+        net.population("exc", "lif", 2)
