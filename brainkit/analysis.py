@@ -19,7 +19,7 @@ and :func:`rheobase`, the smallest current of an f-I curve that fires.
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional, Sequence
+from typing import Any, Dict, Optional
 
 import numpy as np
 
@@ -124,6 +124,7 @@ def bursts(times, max_isi) -> np.ndarray:
     """Sizes (spike counts) of the groups of spikes in which consecutive spikes are closer
     than ``max_isi``; an isolated spike is a group of size 1.
 
+    >>> from brian2 import ms, second
     >>> bursts([0.0, 0.005, 0.010, 0.100, 0.200, 0.203] * second, 20 * ms)
     array([3, 1, 2])
     """
