@@ -53,6 +53,7 @@ class Population:
     currents: List[str] = field(default_factory=list)  # post-side current variables
     extra_equations: List[str] = field(default_factory=list)
     stimulus: Any = None  # (values, dt) of a TimedArray current
+    method: Optional[str] = None  # integration method overriding the model's
     group: Any = None
 
 
@@ -136,16 +137,17 @@ class Network:
 
     # ----------------------------------------------------------------- description
     def population(self, name: str, model: Union[str, Model], n: int, variant: Optional[str] = None,
-                   params: Optional[Dict[str, Any]] = None, init: Optional[Dict[str, Any]] = None
-                   ) -> Population:
-        """Add ``n`` neurons of library ``model`` (name or :class:`Model`)."""
+                   params: Optional[Dict[str, Any]] = None, init: Optional[Dict[str, Any]] = None,
+                   method: Optional[str] = None) -> Population:
+        """Add ``n`` neurons of library ``model`` (name or :class:`Model`); ``method``
+        overrides the integration method chosen from the model (see ``_group_methods``)."""
         self._check_new(name)
         m = load_model(model, variant=variant) if isinstance(model, str) else model
         if m.kind != "neuron":
             raise ModelError(f"model '{m.name}' is a {m.kind} model, not a neuron model", m.path)
         if params:
             m = m.with_parameters(**params)
-        pop = Population(name, m, int(n), dict(init or {}))
+        pop = Population(name, m, int(n), dict(init or {}), method=method)
         self.populations[name] = pop
         return pop
 
@@ -204,7 +206,8 @@ class Network:
             plast = load_model(plasticity) if isinstance(plasticity, str) else plasticity
             if plast.kind != "plasticity":
                 raise ModelError(f"model '{plast.name}' is not a plasticity rule", plast.path)
-            plast = _scale_weight_parameters(plast, syn, plasticity_params or {})
+            plast = _scale_weight_parameters(plast, syn, plasticity_params or {},
+                                             self.populations[post].model)
         matrix = weights is not None and np.ndim(weights) == 2
         if matrix:
             if np.shape(weights) != (npre, npost):
@@ -406,7 +409,7 @@ class Network:
                         {k + c.suffix: _rename(c.synapse, v, c.suffix, {}, text=True)
                          for k, v in c.synapse.events.items()})
             try:
-                g = brian2.NeuronGroup(pop.n, eqs, method=m.method or "euler",
+                g = brian2.NeuronGroup(pop.n, eqs, method=_group_methods(self, pop, len(eqs.diff_eq_names)),
                                        namespace=namespace, dt=self.dt,
                                        name=f"{pop.name}_{uid}*", **kwargs)
             except Exception as exc:  # noqa: BLE001 - re-raise with the model's name
@@ -545,6 +548,14 @@ class Network:
                                    f"{np.shape(w)}, expected ({npre}, {npost})")
         if not np.all(np.isfinite(np.asarray(w, dtype=float))):
             raise NetworkError(f"connection '{c.name}': weights contain NaN or inf")
+        w_max = c.plasticity.parameters.get("w_max") if c.plasticity is not None else None
+        if w_max is not None:  # a bounded rule clips to [0, w_max]: never clip the input
+            values = np.asarray(w, dtype=float)
+            if values.min() < 0 or values.max() > float(w_max):
+                raise NetworkError(f"connection '{c.name}': initial weights must lie in "
+                                   f"[0, w_max = {w_max}] of plasticity rule "
+                                   f"'{c.plasticity.name}', got values in "
+                                   f"[{values.min()}, {values.max()}] (SI units)")
 
     def _check_new(self, name):
         if name in self.populations or name in self.sources:
@@ -568,23 +579,67 @@ class Network:
 
 
 # ----------------------------------------------------------------------- functions
-def _scale_weight_parameters(plast: Model, syn: Model, overrides: Dict[str, Any]) -> Model:
+def _scale_weight_parameters(plast: Model, syn: Model, overrides: Dict[str, Any],
+                             post: Optional[Model] = None) -> Model:
     """A plasticity rule's ``weight_parameters`` (e.g. ``w_max``) are written as plain numbers
-    in its file and take the unit of the synapse's weight ``w`` it is attached to; then the
-    user's overrides are checked against those units."""
+    in its file and take the unit of the synapse's weight ``w`` it is attached to (for a
+    continuous synapse, ``{WEIGHT_UNIT}``, that unit depends on the target neuron ``post``);
+    then the user's overrides are checked against those units."""
     import copy
 
     from brian2 import get_unit
+    from brian2.units.fundamentalunits import get_dimensions
 
-    eqs = syn.brian2_equations(check=True)
-    unit = get_unit(eqs["w"].dim) if "w" in eqs and "{WEIGHT_UNIT}" not in syn.equations else 1
+    if "{WEIGHT_UNIT}" in syn.equations:
+        if post is None:
+            raise ModelError(f"plasticity rule '{plast.name}' on synapse '{syn.name}': the "
+                             "weight unit depends on the target neuron, which was not given")
+        unit = _weight_unit(syn, post)
+    else:
+        eqs = syn.brian2_equations(check=True)
+        if "w" not in eqs:
+            raise ModelError(f"plasticity rule '{plast.name}' acts on a weight 'w', but synapse "
+                             f"model '{syn.name}' declares none", syn.path)
+        unit = get_unit(eqs["w"].dim)
     m = copy.deepcopy(plast)
     for name in m.weight_parameters:
         if name not in m.parameters:
             raise ModelError(f"plasticity rule '{m.name}': weight parameter '{name}' is not one "
                              "of its parameters", m.path, m.line_of("weight_parameters"))
+        if not get_dimensions(m.parameters[name]).is_dimensionless:
+            raise ModelError(f"plasticity rule '{m.name}': weight parameter '{name}' = "
+                             f"{m.parameters[name]!r} must be a plain number in the file (it "
+                             "takes the unit of the synapse's weight w)", m.path,
+                             m.line_of(f"parameters.{name}"))
         m.parameters[name] = float(m.parameters[name]) * unit
     return m.with_parameters(**overrides) if overrides else m
+
+
+MAX_EXACT_STATES = 3
+
+
+def _group_methods(network: "Network", pop: Population, n_odes: int):
+    """Integration methods for ``pop``'s group, tried in order: the neuron model's own, then
+    the ``method`` of every synapse model that adds equations to the group (a conductance
+    synapse's ``g (E_rev - v)`` or a gated synapse's ``g(V) dV/dt`` make a linear neuron
+    nonlinear, so ``exact`` no longer applies).  Brian2 uses the first that can integrate the
+    composed equations.  ``Network.population(method=...)`` overrides the choice; a model whose
+    method is ``exact`` falls back to ``exponential_euler`` when the composed group has more
+    than ``MAX_EXACT_STATES`` differential equations."""
+    if pop.method is not None:
+        return pop.method
+    methods = [pop.model.method or "euler"]
+    if methods[0] == "exact" and n_odes > MAX_EXACT_STATES:
+        # sympy's exact solution of an n-dimensional linear system takes minutes beyond a few
+        # states (a LIF with 8 exponential synapses: 157 s to build); exponential Euler is exact
+        # for each state's own linear decay and first order in the couplings.
+        methods = ["exponential_euler"]
+    for c in network.connections.values():
+        adds = ((c.post == pop.name and c.synapse.post_equations)
+                or (c.pre == pop.name and c.synapse.pre_equations))
+        if adds and c.synapse.method and c.synapse.method not in methods:
+            methods.append(c.synapse.method)
+    return methods[0] if len(methods) == 1 else methods
 
 
 def _compile_prefs():

@@ -23,6 +23,10 @@ class Results:
     sizes : dict
         ``{population: number of neurons}``.
     duration : Quantity
+    weights : dict
+        ``{connection: w}``: every synapse's weight at the end of the run (one value per
+        synapse, in the order of the connection's ``i``, ``j``); with a plasticity rule these
+        are the learned weights.
     timings : dict
         seconds spent compiling (standalone, first run only) and running.
     """
@@ -32,12 +36,16 @@ class Results:
     sizes: Dict[str, int] = field(default_factory=dict)
     duration: Any = None
     timings: Dict[str, float] = field(default_factory=dict)
+    weights: Dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def collect(cls, network, objects) -> "Results":
         res = cls(timings=dict(network.timings))
         for name, g in objects["groups"].items():
             res.sizes[name] = len(g)
+        for name, S in objects.get("synapses", {}).items():
+            if "w" in S.variables:
+                res.weights[name] = S.w[:]
         for target, what, mon in objects["monitors"]:
             if what == "spikes":
                 res.spikes[target] = (np.asarray(mon.i[:], dtype=int), mon.t[:])
