@@ -1,0 +1,178 @@
+"""A :class:`~brainkit.netfile.NetworkSpec` from a :class:`brainkit.Network` description, and
+back to a Brian2 simulation (the float reference the Lava export is compared with).
+
+Time steps: Lava's step ``t`` (1-based) is Brian2's step ``k = t - 1`` (time ``k dt``); every
+array of spikes or input values here has one row per step, row ``k`` = Brian2 step ``k`` =
+Lava step ``k + 1``.  In both simulators a spike at row ``k`` acts on its targets' input at row
+``k + 1`` (Brian2: ``on_pre`` runs after the state update; Lava: Dense delivers one step
+later).  An analog input value of row ``k`` reaches Lava's ``u`` at row ``k + 1``, so the
+Brian2 stimulus is the input shifted down by one row.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, Optional
+
+import numpy as np
+
+from brainkit.netfile import (ConnectionSpec, InputSpec, NetworkFileError, NetworkSpec,
+                              PopulationSpec)
+
+
+def _unit_name(x) -> str:
+    from brian2 import get_unit
+    from brian2.units.fundamentalunits import get_dimensions
+
+    dim = get_dimensions(x)
+    return "1" if dim.is_dimensionless else repr(get_unit(dim))
+
+
+def spec_from_network(net, metadata: Optional[Dict[str, Any]] = None) -> NetworkSpec:
+    """Describe a (built or not) :class:`brainkit.Network` as a :class:`NetworkSpec`:
+    populations with their model's equations and parameters, spike/Poisson sources as inputs
+    (their spikes or rates in ``InputSpec.parameters``), connections as dense (n_pre, n_post)
+    weight matrices in SI units."""
+    from brian2 import Quantity
+
+    spec = NetworkSpec(dt=net.dt, metadata=dict(metadata or {}))
+    for name, src in net.sources.items():
+        params: Dict[str, Any] = {}
+        if src.kind == "spikes":
+            params = {"indices": np.asarray(src.indices, dtype=float), "times": src.times}
+        elif src.kind == "poisson":
+            params = {"rates": src.rates}
+        spec.inputs[name] = InputSpec(name, src.n, src.kind, params)
+    for name, pop in net.populations.items():
+        m = pop.model
+        initial = dict(m.initial)
+        initial.update(pop.init)
+        spec.populations[name] = PopulationSpec(
+            name=name, model=m.name, n=pop.n, equations=m.equations, threshold=m.threshold,
+            reset=m.reset, refractory=None if m.refractory is None else str(m.refractory),
+            method=m.method, parameters=dict(m.parameters), initial=initial)
+    for name, c in net.connections.items():
+        if c.plasticity is not None:
+            raise NetworkFileError(f"connection '{name}': plastic synapses cannot be saved as a "
+                                   "fixed weight matrix")
+        if c.weights is None:
+            raise NetworkFileError(f"connection '{name}' has no weights")
+        npre, npost = net._size(c.pre), net._size(c.post)
+        W = np.zeros((npre, npost))
+        w = c.weights
+        unit = _unit_name(w)
+        values = np.asarray(w / (1 if unit == "1" else _evaluate_unit(unit)), dtype=float)
+        if values.ndim == 2:
+            W[c.i, c.j] = values[c.i, c.j]
+        else:
+            np.add.at(W, (c.i, c.j), np.broadcast_to(values, c.i.shape))
+        params = {k: v for k, v in c.synapse.parameters.items()
+                  if isinstance(v, (Quantity, float, int))}
+        spec.connections[name] = ConnectionSpec(name, c.pre, c.post, c.synapse.name, W, unit,
+                                                params)
+    spec.validate("network")
+    return spec
+
+
+def _evaluate_unit(unit: str):
+    from brainkit.library import _evaluate
+
+    return _evaluate(unit, {})
+
+
+def input_values(spec: NetworkSpec, steps: int, seed: int = 0,
+                 values: Optional[Dict[str, np.ndarray]] = None) -> Dict[str, np.ndarray]:
+    """Input channel values ``{input: (steps, n)}``, row ``k`` = step ``k``: the spikes of a
+    'spikes' input (its ``indices``/``times``), Bernoulli draws ``p = rate dt`` of a 'poisson'
+    input (``seed``), or given ``values`` (needed for 'current' inputs)."""
+    from brian2 import second
+
+    values = values or {}
+    rng = np.random.default_rng(seed)
+    dt = float(spec.dt / second)
+    out = {}
+    for name, inp in spec.inputs.items():
+        if name in values:
+            x = np.asarray(values[name], dtype=float)
+            if x.shape != (steps, inp.n):
+                raise NetworkFileError(f"input '{name}': values of shape {x.shape}, expected "
+                                       f"({steps}, {inp.n})")
+            out[name] = x
+        elif inp.kind == "spikes":
+            x = np.zeros((steps, inp.n))
+            idx = np.asarray(inp.parameters.get("indices", []), dtype=int)
+            t = inp.parameters.get("times", np.zeros(0) * second)
+            rows = np.round(np.asarray(t / second, dtype=float) / dt).astype(int)
+            keep = rows < steps
+            x[rows[keep], idx[keep]] = 1.0
+            out[name] = x
+        elif inp.kind == "poisson":
+            rates = np.broadcast_to(np.asarray(inp.parameters["rates"], dtype=float), (inp.n,))
+            p = rates * dt
+            if np.any(p > 1):
+                raise NetworkFileError(f"input '{name}': rate x dt = {p.max():g} > 1")
+            out[name] = (rng.random((steps, inp.n)) < p).astype(float)
+        else:
+            raise NetworkFileError(f"input '{name}' (kind '{inp.kind}'): give its values")
+    return out
+
+
+def simulate_brian2(spec: NetworkSpec, inputs: Dict[str, np.ndarray], steps: int,
+                    backend: str = "runtime", codegen_target: str = "numpy",
+                    record: Optional[Dict[str, list]] = None):
+    """Simulate ``spec`` in Brian2 (through :class:`brainkit.Network`) for ``steps`` steps
+    with the input channel values ``inputs`` (as from :func:`input_values`).
+
+    Returns ``(spikes, results)``: ``{population: (steps, n) bool}`` and the
+    :class:`brainkit.Results` (with the network's ``timings``)."""
+    net = build_network(spec, inputs, steps, backend=backend, codegen_target=codegen_target)
+    for p in spec.populations:
+        net.record(p, "spikes")
+    for p, variables in (record or {}).items():
+        net.record(p, variables)
+    res = net.run(steps * spec.dt)
+    spikes = {}
+    for p, P in spec.populations.items():
+        i, t = res.spikes[p]
+        rows = np.round(np.asarray(t / spec.dt, dtype=float)).astype(int)
+        s = np.zeros((steps, P.n), bool)
+        s[rows, i] = True
+        spikes[p] = s
+    return spikes, res
+
+
+def build_network(spec: NetworkSpec, inputs: Dict[str, np.ndarray], steps: int,
+                  backend: str = "runtime", codegen_target: str = "numpy", seed=None):
+    """A :class:`brainkit.Network` of ``spec``: spike/Poisson inputs become spike generators
+    with exactly the spikes of ``inputs``; analog ('current') inputs a stimulus ``x @ W``
+    into their target, one step later (see the module docstring)."""
+    from brainkit import Network
+    from brainkit.library import load_model
+
+    net = Network(dt=spec.dt, backend=backend, codegen_target=codegen_target, seed=seed)
+    for name, inp in spec.inputs.items():
+        if inp.kind == "current":
+            continue
+        rows, idx = np.nonzero(np.asarray(inputs[name])[:steps])
+        net.spike_source(name, inp.n, idx, rows * spec.dt)
+    for name, P in spec.populations.items():
+        model = load_model(P.model)
+        params = {k: v for k, v in P.parameters.items() if k in model.parameters}
+        init = {k: v for k, v in P.initial.items()}
+        net.population(name, model, P.n, params=params, init=init)
+    stim: Dict[str, np.ndarray] = {}
+    for c in spec.connections.values():
+        if c.pre in spec.inputs and spec.inputs[c.pre].kind == "current":
+            x = np.asarray(inputs[c.pre], dtype=float)[:steps]
+            drive = np.zeros((steps, spec.populations[c.post].n))
+            drive[1:] = x[:-1] @ np.asarray(c.weights)
+            stim[c.post] = stim.get(c.post, 0) + drive
+            continue
+        unit = 1 if c.weight_unit in ("1", "") else _evaluate_unit(c.weight_unit)
+        syn = load_model(c.synapse)
+        params = {k: v for k, v in c.parameters.items() if k in syn.parameters}
+        net.connect(c.pre, c.post, syn, weights=np.asarray(c.weights) * unit,
+                    params=params or None, name=c.name)
+    for pop, drive in stim.items():
+        unit = load_model(spec.populations[pop].model).input["unit"]
+        net.current_input(pop, drive * (1 if unit == "1" else _evaluate_unit(unit)))
+    return net

@@ -1,0 +1,116 @@
+"""A :class:`~brainkit.exporters.cuba.CubaNetwork` as Lava processes, run on Lava's CPU
+simulator.
+
+Processes (lava-nc 0.10.0)::
+
+    RingBuffer (lava.proc.io.source)   input generator: channel values x[:, t-1] at step t
+      -> Dense (lava.proc.dense)         a_out[t+1] = W x[t]  (<< weight_exp in fixed point)
+      -> LIF (lava.proc.lif)             u, v, spikes (Lava's CUBA LIF)
+      -> Dense (recurrent / feed-forward between populations)
+      -> RingBuffer (lava.proc.io.sink)  readout: the spikes s[:, t-1] of every step
+
+run under ``Loihi2SimCfg(select_tag='floating_pt')`` for a float network and
+``Loihi2SimCfg(select_tag='fixed_pt')`` (the bit-accurate models ``PyLifModelBitAcc`` and
+``PyDenseModelBitAcc``) for a fixed-point one.  Binary inputs and spikes use
+``num_message_bits=0``; analog ('current') input channels are graded values
+(``num_message_bits=24``).  :func:`run_lava` always stops the runtime (its worker processes),
+also when the run fails.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Dict
+
+import numpy as np
+
+from .cuba import CubaNetwork, ExportError
+
+
+@dataclass
+class LavaRun:
+    """Spikes ``{population: (T, n) bool}`` (row ``t-1`` = step ``t``), the final ``u``, ``v``
+    and the wall-clock seconds of the run (``seconds``, without building the processes)."""
+
+    spikes: Dict[str, np.ndarray]
+    u: Dict[str, np.ndarray] = field(default_factory=dict)
+    v: Dict[str, np.ndarray] = field(default_factory=dict)
+    seconds: float = 0.0
+    build_seconds: float = 0.0
+
+
+def build_processes(net: CubaNetwork, inputs: Dict[str, np.ndarray], steps: int) -> Dict[str, Any]:
+    """Create (not run) the Lava processes of ``net``; ``inputs`` as in
+    :func:`brainkit.exporters.loihi_ref.simulate`.  Returns ``{name: process}`` with the
+    sinks under ``'sink:<population>'``."""
+    from lava.proc.dense.process import Dense
+    from lava.proc.io.sink import RingBuffer as Sink
+    from lava.proc.io.source import RingBuffer as Source
+    from lava.proc.lif.process import LIF
+
+    from .loihi_ref import _check_inputs
+
+    x = _check_inputs(net, inputs, steps)
+    procs: Dict[str, Any] = {}
+    for name, arr in x.items():
+        data = arr.T.astype(np.int32 if net.fixed else float)  # (n, T): time last
+        procs[name] = Source(data=np.ascontiguousarray(data))
+    for p, P in net.populations.items():
+        kw = dict(shape=(P.n,), name=p)
+        u0 = np.zeros(P.n) if P.u0 is None else np.asarray(P.u0)
+        v0 = np.zeros(P.n) if P.v0 is None else np.asarray(P.v0)
+        if net.fixed:
+            procs[p] = LIF(du=int(P.d_u), dv=int(P.d_v), vth=int(P.vth),
+                           bias_mant=np.asarray(P.bias, np.int32) * np.ones(P.n, np.int32),
+                           bias_exp=np.asarray(P.bias_exp, np.int32) * np.ones(P.n, np.int32),
+                           u=u0.astype(np.int32), v=v0.astype(np.int32), **kw)
+        else:
+            procs[p] = LIF(du=float(P.d_u), dv=float(P.d_v), vth=float(P.vth),
+                           bias_mant=np.asarray(P.bias, float) * np.ones(P.n), bias_exp=0,
+                           u=u0.astype(float), v=v0.astype(float), **kw)
+        procs[f"sink:{p}"] = Sink(shape=(P.n,), buffer=steps)
+        procs[p].s_out.connect(procs[f"sink:{p}"].a_in)
+    for c in net.connections.values():
+        w = np.asarray(c.weights)
+        w = w.astype(np.int32) if net.fixed else w.astype(float)
+        kw = dict(weights=w, num_message_bits=24 if c.graded else 0)
+        if net.fixed:
+            kw["weight_exp"] = int(c.weight_exp)
+        d = Dense(**kw)
+        procs[f"dense:{c.name}"] = d
+        src = procs[c.pre]
+        src.s_out.connect(d.s_in)
+        d.a_out.connect(procs[c.post].a_in)
+    return procs
+
+
+def run_lava(net: CubaNetwork, inputs: Dict[str, np.ndarray], steps: int) -> LavaRun:
+    """Build and run ``net`` on Lava's CPU simulator for ``steps`` steps; always stops it."""
+    from lava.magma.core.run_conditions import RunSteps
+    from lava.magma.core.run_configs import Loihi2SimCfg
+
+    if steps < 1:
+        raise ExportError(f"steps = {steps}: run at least one step")
+    if not net.populations:
+        raise ExportError("the network has no population to run")
+    t0 = time.perf_counter()
+    procs = build_processes(net, inputs, steps)
+    first = procs[next(iter(net.populations))]
+    cfg = Loihi2SimCfg(select_tag="fixed_pt" if net.fixed else "floating_pt")
+    build_s = time.perf_counter() - t0
+    started = False
+    try:
+        t0 = time.perf_counter()
+        started = True
+        first.run(condition=RunSteps(num_steps=steps), run_cfg=cfg)
+        seconds = time.perf_counter() - t0
+        out = LavaRun(spikes={}, seconds=seconds, build_seconds=build_s)
+        for p in net.populations:
+            out.spikes[p] = np.asarray(procs[f"sink:{p}"].data.get()).T.astype(bool)
+            out.u[p] = np.asarray(procs[p].u.get())
+            out.v[p] = np.asarray(procs[p].v.get())
+        return out
+    finally:
+        if started:
+            first.stop()
