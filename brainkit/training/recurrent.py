@@ -1,0 +1,542 @@
+"""A recurrent spiking network with gated synapses, simulated by Brian2, with exact gradients.
+
+The model (Huh & Sejnowski 2018, section 2.2), per trial ``b`` of a batch and neuron ``i``::
+
+    tau_v dv/dt = F(v, I)                 neuron model from the library ('theta' by default)
+    tau_s ds/dt = -s + g(v) dv/dt         gated synapse ('gated'), written for that neuron
+    I = W s + U x(t) + I0                 x: analog input channels of the trial
+    o(t) = O s(t)                         readout (computed from the recorded s)
+
+How it runs in Brian2 (one ``NeuronGroup`` of ``batch * n_hidden`` neurons, trial ``b`` owning
+neurons ``b*N .. b*N+N-1``):
+
+* the recurrent input is filtered directly, ``dJ/dt = a J + J_in`` with ``J_in = W D`` and
+  ``D = h_s(s=0)`` the synapse trace's drive (``g(v) dv/dt / tau_s``): by linearity ``J = W s``
+  at every step, and only neurons inside the active zone (``D != 0``, a custom event ``zone``)
+  send anything, through block-diagonal ``Synapses`` built from index arrays
+  (``J_in_post += w*D_pre``, ``w = W[post, pre]``);
+* the input enters as ``I = J + I0 + sum_k u_k x(t, b*n_in + k)``, ``x`` a ``TimedArray`` of
+  shape ``(steps, batch*n_in)`` and ``u_k``/``I0`` per-neuron parameters (``U``'s columns);
+* within a step ``n`` (time ``t_n``) Brian2's schedule runs, in this order (slot, order):
+  ``start``: the ``StateMonitor`` records ``y_n`` and ``I_n`` (so ``o_n = O s_n`` is the
+  readout *before* the update of step ``n``);
+  ``before_groups, -1``: ``J_in = 0`` and ``D_store = D(y_n, I_n)`` (``run_regularly``);
+  ``before_groups, 0``: the ``zone`` event tests ``D_store != 0``;
+  ``before_groups, 1``: the pathway adds ``J_in_post += w * D_store_pre`` (``J_in = W D_n``);
+  ``groups``: forward Euler of every differential equation from the values of step ``n``:
+  ``y_{n+1} = y_n + dt h(y_n, I_n)``, ``J_{n+1} = J_n + dt (a J_n + J_in)``, where ``I_n`` is
+  the subexpression ``J_n + I0 + U x(t_n)`` (the ``TimedArray`` is sampled at ``t_n``
+  everywhere, since ``t`` only advances at the end of the step);
+  ``thresholds``/``resets``: ``theta_{n+1} > theta_spike`` books a spike *at step n* and
+  ``theta_spike += 2 pi`` (read by nothing else).
+  This is exactly the map :mod:`brainkit.training.adjoint` differentiates; the test
+  ``test_brian2_trajectory_is_the_euler_map_the_adjoint_differentiates`` checks Brian2's
+  trajectory against a plain numpy Euler of the same equations to 1e-10.  The whole group
+  integrates with ``method='euler'`` whatever the neuron file says.
+
+Why the input is a ``TimedArray`` of ``x`` (``steps x batch*n_in`` values) and not of the
+projected ``U x + I0`` (``steps x batch*n_hidden``): every run writes its ``run_args`` arrays
+to files; at N = 1000, batch 16, T = 2000 the projected input would be 256 MB per run, ``x`` is
+0.5 MB (``U``'s columns go in as ``n_in`` per-neuron parameters).
+
+Units: parameters are plain float64 arrays in SI units.  For the theta neuron (dimensionless
+input) the trace ``s`` is in Hz (each spike delivers ``int s dt = 1``), so ``W`` and ``O`` are in
+seconds, ``U`` and ``I0`` dimensionless.  ``dt`` defaults to 0.1 ms.
+
+On ``cpp_standalone`` the network is compiled once (first :meth:`RecurrentSNN.forward`); every
+call re-runs the binary with new ``U, W, I0`` and inputs through ``device.run(run_args=...)``,
+and the files Brian2 writes for those arguments are deleted after each run.  ``runtime`` (numpy
+code generation) rebuilds the objects for every call (for tests).
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+import tempfile
+import time
+import weakref
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+import numpy as np
+
+from ..library import Model, load_model
+from .adjoint import (SYN_SUFFIX, DiscreteSystem, NotDifferentiableError, adjoint_gradients,
+                      derive_system)
+
+_uid = itertools.count()
+PARAM_NAMES = ("U", "W", "O", "I0")
+
+
+class RecurrentError(ValueError):
+    """Wrong parameters or inputs for a :class:`RecurrentSNN` (names what and which shape)."""
+
+
+@dataclass
+class Trace:
+    """What one forward pass recorded.
+
+    Attributes
+    ----------
+    o : ndarray (batch, steps, n_out)
+        Readout ``O s_n`` at the start of every step.
+    states : dict of ndarray (steps, batch, n_hidden)
+        Every differentiated state (``theta``, ``s_syn``) at the start of every step.
+    I : ndarray (steps, batch, n_hidden)
+        The neuron input ``I_n``.
+    spikes : list of (i, step) tuples of int arrays, one per trial
+    x : ndarray (batch, steps, n_in)
+    params : dict
+        The parameters the trace was run with (copies).
+    timings : dict
+        Seconds spent (``run`` the binary or runtime network, ``collect`` the recordings).
+    """
+
+    o: np.ndarray
+    states: Dict[str, np.ndarray]
+    I: np.ndarray
+    spikes: List[Tuple[np.ndarray, np.ndarray]]
+    x: np.ndarray
+    params: Dict[str, np.ndarray]
+    voltage: str
+    trace_name: str
+    timings: Dict[str, float] = field(default_factory=dict)
+
+    @property
+    def v(self) -> np.ndarray:
+        """The neuron's voltage variable (theta), ``(batch, steps, n_hidden)``."""
+        return np.transpose(self.states[self.voltage], (1, 0, 2))
+
+    @property
+    def s(self) -> np.ndarray:
+        """The synapse trace ``s``, ``(batch, steps, n_hidden)``."""
+        return np.transpose(self.states[self.trace_name], (1, 0, 2))
+
+
+class RecurrentSNN:
+    """Recurrent network of ``n_hidden`` library neurons with gated synapses, ``batch`` copies.
+
+    Parameters
+    ----------
+    n_in, n_hidden, n_out : int
+        Input channels, neurons, readout channels.
+    steps : int
+        Time steps per trial (duration ``steps * dt``).
+    batch : int
+        Independent trials simulated side by side (one group of ``batch * n_hidden`` neurons).
+    dt : Quantity
+        Time step (default 0.1 ms).
+    neuron, synapse : str or Model
+        Library models; the pair must be differentiable (see
+        :func:`brainkit.training.adjoint.derive_system`).
+    neuron_params, synapse_params : dict
+        Parameter overrides with units.
+    backend : str
+        ``'cpp_standalone'`` (compile once, re-run) or ``'runtime'`` (numpy code generation).
+    build_dir : str, optional
+        Folder of the generated C++ project (default: a new temporary folder).
+    """
+
+    def __init__(self, n_in: int, n_hidden: int, n_out: int, steps: int, batch: int = 1,
+                 dt=None, neuron="theta", synapse="gated", neuron_params=None,
+                 synapse_params=None, backend: str = "cpp_standalone",
+                 build_dir: Optional[str] = None):
+        from brian2 import ms
+
+        for name, val in (("n_in", n_in), ("n_hidden", n_hidden), ("n_out", n_out),
+                          ("steps", steps), ("batch", batch)):
+            if int(val) != val or val < 1:
+                raise RecurrentError(f"{name} must be a positive integer, got {val!r}")
+        if backend not in ("cpp_standalone", "runtime"):
+            raise RecurrentError(f"backend '{backend}' is not supported for training: use "
+                                 "'cpp_standalone' or 'runtime'")
+        self.n_in, self.n_hidden, self.n_out = int(n_in), int(n_hidden), int(n_out)
+        self.steps, self.batch = int(steps), int(batch)
+        self.dt = 0.1 * ms if dt is None else dt
+        self.dt_s = float(self.dt)
+        self.backend = backend
+        self.build_dir = build_dir
+        self.neuron: Model = load_model(neuron) if isinstance(neuron, str) else neuron
+        self.synapse: Model = load_model(synapse) if isinstance(synapse, str) else synapse
+        if neuron_params:
+            self.neuron = self.neuron.with_parameters(**neuron_params)
+        if synapse_params:
+            self.synapse = self.synapse.with_parameters(**synapse_params)
+        self.system: DiscreteSystem = derive_system(self.neuron, self.synapse)
+        self.voltage = (self.neuron.voltage or {}).get("name", self.system.states[0])
+        self._built = None
+        self.timings: Dict[str, float] = {}
+        self.last_backward: Dict[str, Any] = {}
+
+    # ------------------------------------------------------------------ parameters
+    def init_params(self, seed) -> Dict[str, np.ndarray]:
+        """Random initial parameters (float64, SI units).
+
+        ``U ~ N(0, 1/n_in)``, ``W ~ N(0, (0.02 s)^2 / n_hidden)`` (a neuron firing at 20 Hz has
+        ``s ~ 20 Hz``, so the recurrent input is O(1)), ``O ~ N(0, (0.05 s)^2 / n_hidden)``,
+        ``I0 ~ U(-0.1, 0.6)`` (the theta neuron fires for ``I > 0``).
+        """
+        rng = np.random.default_rng(seed)
+        N = self.n_hidden
+        return {
+            "U": rng.normal(0.0, 1.0 / np.sqrt(self.n_in), (N, self.n_in)),
+            "W": rng.normal(0.0, 0.02 / np.sqrt(N), (N, N)),
+            "O": rng.normal(0.0, 0.05 / np.sqrt(N), (self.n_out, N)),
+            "I0": rng.uniform(-0.1, 0.6, N),
+        }
+
+    def check_params(self, params) -> Dict[str, np.ndarray]:
+        shapes = {"U": (self.n_hidden, self.n_in), "W": (self.n_hidden, self.n_hidden),
+                  "O": (self.n_out, self.n_hidden), "I0": (self.n_hidden,)}
+        if not isinstance(params, dict):
+            raise RecurrentError(f"params must be a dict with keys {', '.join(PARAM_NAMES)}")
+        missing = [k for k in PARAM_NAMES if k not in params]
+        if missing:
+            raise RecurrentError(f"params lack {', '.join(missing)} (need {', '.join(PARAM_NAMES)})")
+        out = {}
+        for k, shape in shapes.items():
+            a = np.asarray(params[k], dtype=np.float64)
+            if a.shape != shape:
+                raise RecurrentError(f"params['{k}'] has shape {a.shape}, expected {shape}")
+            if not np.all(np.isfinite(a)):
+                raise RecurrentError(f"params['{k}'] contains NaN or inf")
+            out[k] = a
+        return out
+
+    def check_input(self, x) -> np.ndarray:
+        x = np.asarray(x, dtype=np.float64)
+        shape = (self.batch, self.steps, self.n_in)
+        if x.shape != shape:
+            raise RecurrentError(f"input x has shape {x.shape}, expected (batch, steps, n_in) = "
+                                 f"{shape}")
+        if not np.all(np.isfinite(x)):
+            raise RecurrentError("input x contains NaN or inf")
+        return x
+
+    # ------------------------------------------------------------------ building
+    def _units(self):
+        from brian2 import get_unit, second
+
+        from ..library import _evaluate
+        in_unit = _evaluate(self.neuron.input["unit"], {}) if self.neuron.input["unit"] != "1" \
+            else 1.0
+        in_dim = getattr(in_unit, "dim", None)
+        from brian2.units.fundamentalunits import DIMENSIONLESS, get_dimensions
+
+        in_dim = get_dimensions(in_unit) if in_dim is not None else DIMENSIONLESS
+        tr_dim = self.system._funcs["trace_dim"]
+
+        def ustr(dim):
+            # as a product of base units: Brian2's equation parser accepts no derived powers
+            # such as 'hertz2'
+            base = ("metre", "kilogram", "second", "amp", "kelvin", "mole", "candela")
+            parts = [f"{b}**{e:g}" if e != 1 else b for b, e in zip(base, dim._dims) if e != 0]
+            return " * ".join(parts) if parts else "1"
+
+        return {"I": ustr(in_dim), "Irate": ustr(in_dim / second.dim),
+                "trace": ustr(tr_dim), "D": ustr(tr_dim / second.dim),
+                "w": ustr(in_dim / tr_dim),
+                "I_q": get_unit(in_dim), "trace_q": get_unit(tr_dim),
+                "D_q": get_unit(tr_dim / second.dim), "w_q": get_unit(in_dim / tr_dim)}
+
+    def _build_objects(self, x_values):
+        """Brian2 objects of the batch network (for the currently active device)."""
+        import brian2
+        from brian2 import Equations, second
+
+        from ..network import _pre_equations
+
+        u = self._units()
+        sysm = self.system
+        N, B, K = self.n_hidden, self.batch, self.n_in
+        uid = next(_uid)
+        eqs = self.neuron.brian2_equations()
+        eqs += _pre_equations(self.synapse, self.neuron, SYN_SUFFIX)
+        Iname = sysm.input_name
+        terms = " + ".join(f"u{k}*xin(t, bidx*{K} + {k})" for k in range(K))
+        extra = [f"{Iname} = J_rec + I0 + {terms} : {u['I']}",
+                 f"dJ_rec/dt = a_J*J_rec + J_in : {u['I']}",
+                 f"J_in : {u['Irate']}",
+                 f"I0 : {u['I']}",
+                 "bidx : integer (constant)",
+                 f"D_drive = {sysm.brian2_D} : {u['D']}",
+                 f"D_store : {u['D']}"]
+        extra += [f"u{k} : {u['I']}" for k in range(K)]
+        eqs += Equations("\n".join(extra))
+        xin = brian2.TimedArray(x_values, dt=self.dt, name=f"xin_{uid}")
+        namespace = dict(self.neuron.parameters)
+        namespace.update({"a_J": sysm.a / second, "trace_unit_zero": u["trace_q"],
+                          "D_zero": 0 * u["D_q"], "xin": xin})
+        kwargs = {}
+        if self.neuron.threshold:
+            kwargs["threshold"] = self.neuron.threshold
+        if self.neuron.reset:
+            kwargs["reset"] = self.neuron.reset
+        G = brian2.NeuronGroup(N * B, eqs, method="euler", namespace=namespace, dt=self.dt,
+                               events={"zone": "D_store != D_zero"},
+                               name=f"rsnn_{uid}", **kwargs)
+        G.set_event_schedule("zone", when="before_groups", order=0)
+        # once per step and neuron: clear the summed drive, store D(y_n, I_n) (the pathway then
+        # reads one number per synapse instead of re-evaluating the gate)
+        clear = G.run_regularly("J_in = 0*J_in\nD_store = D_drive", when="before_groups",
+                                order=-1, name=f"rsnn_clear_{uid}")
+        for k, val in self.neuron.initial.items():
+            if k in G.variables and k not in sysm.states:
+                G.__setattr__(k, val)
+        for k in sysm.states:
+            G.__setattr__(k + "_", sysm.initial[k])
+        G.bidx = np.repeat(np.arange(B), N)
+        S = brian2.Synapses(G, G, model=f"w : {u['w']}", on_pre="J_in_post += w*D_store_pre",
+                            on_event={"pre": "zone"}, clock=G.clock, namespace=namespace,
+                            name=f"rsnn_rec_{uid}")
+        pre, post = np.meshgrid(np.arange(N), np.arange(N), indexing="ij")
+        pre, post = pre.ravel(), post.ravel()
+        offs = np.repeat(np.arange(B) * N, N * N)
+        S.connect(i=np.tile(pre, B) + offs, j=np.tile(post, B) + offs)
+        S.pre.when = "before_groups"
+        S.pre.order = 1
+        mon = brian2.StateMonitor(G, list(sysm.states) + [Iname], record=True, when="start",
+                                  order=0, name=f"rsnn_mon_{uid}")
+        objs = {"G": G, "S": S, "mon": mon, "xin": xin, "clear": clear,
+                "pre": pre, "post": post, "units": u}
+        if self.neuron.threshold:
+            objs["spikes"] = brian2.SpikeMonitor(G, name=f"rsnn_spikes_{uid}")
+        objs["all"] = [o for o in (G, S, mon, clear, objs.get("spikes")) if o is not None]
+        return objs
+
+    def _x_values(self, x):
+        # (batch, steps, n_in) -> (steps, batch*n_in), column b*n_in + k
+        return np.ascontiguousarray(np.transpose(x, (1, 0, 2)).reshape(self.steps, -1))
+
+    def _param_values(self, objs, plist):
+        """Per-neuron / per-synapse values (SI floats) of one parameter set per group of
+        ``batch / len(plist)`` consecutive trials."""
+        reps = self.batch // len(plist)
+
+        def cat(f):
+            return np.concatenate([np.tile(f(p), reps) for p in plist])
+
+        vals = {"I0": cat(lambda p: p["I0"]), "w": cat(lambda p: p["W"][objs["post"], objs["pre"]])}
+        for k in range(self.n_in):
+            vals[f"u{k}"] = cat(lambda p: p["U"][:, k])
+        return vals
+
+    # ------------------------------------------------------------------ forward
+    def forward(self, params, x) -> Trace:
+        """Simulate the batch ``x`` (batch, steps, n_in) with ``params``; see :class:`Trace`."""
+        p = self.check_params(params)
+        x = self.check_input(x)
+        return self._forward([p], x)
+
+    def readouts(self, param_sets, x) -> List[np.ndarray]:
+        """Readouts ``o`` of several parameter sets in ONE simulation: the batch is split into
+        ``len(param_sets)`` groups of ``batch / len(param_sets)`` trials, group ``c`` runs with
+        ``param_sets[c]`` on ``x`` (``(batch / len(param_sets), steps, n_in)``).  Used to
+        evaluate many finite-difference perturbations at the cost of one run."""
+        M = len(param_sets)
+        if M < 1 or self.batch % M:
+            raise RecurrentError(f"{M} parameter sets do not divide the batch of {self.batch}")
+        plist = [self.check_params(p) for p in param_sets]
+        x = np.asarray(x, dtype=np.float64)
+        if x.shape != (self.batch // M, self.steps, self.n_in):
+            raise RecurrentError(f"input x has shape {x.shape}, expected "
+                                 f"{(self.batch // M, self.steps, self.n_in)}")
+        full = np.concatenate([x] * M, axis=0)
+        trace = self._forward(plist, full)
+        reps = self.batch // M
+        s = trace.s
+        return [np.einsum("btn,on->bto", s[c * reps:(c + 1) * reps], p["O"], optimize=True)
+                for c, p in enumerate(plist)]
+
+    def _forward(self, plist, x) -> Trace:
+        p = plist[0]
+        if self.backend == "runtime":
+            objs, timings = self._run_runtime(plist, x)
+        else:
+            objs, timings = self._run_standalone(plist, x)
+        t0 = time.perf_counter()
+        trace = self._collect(objs, p, x)
+        timings["collect"] = time.perf_counter() - t0
+        trace.timings = timings
+        return trace
+
+    def _run_runtime(self, plist, x):
+        import brian2
+        from brian2.devices.device import get_device, reset_device, set_device
+
+        previous = get_device()
+        set_device("runtime")
+        old_target = brian2.prefs.codegen.target
+        brian2.prefs.codegen.target = "numpy"
+        try:
+            objs = self._build_objects(self._x_values(x))
+            vals = self._param_values(objs, plist)
+            u = objs["units"]
+            objs["S"].w = vals["w"] * u["w_q"]
+            objs["G"].I0 = vals["I0"] * u["I_q"]
+            for k in range(self.n_in):
+                objs["G"].__setattr__(f"u{k}", vals[f"u{k}"] * u["I_q"])
+            net = brian2.Network(objs["all"])
+            t0 = time.perf_counter()
+            net.run(self.steps * self.dt, namespace={})
+            return objs, {"run": time.perf_counter() - t0}
+        finally:
+            brian2.prefs.codegen.target = old_target
+            reset_device(previous)
+
+    def _build_standalone(self):
+        import brian2
+        from brian2.devices.device import get_device, reset_device, set_device
+
+        from ..backends import new_device
+        from ..network import _compile_prefs
+
+        device = new_device("cpp_standalone")
+        directory = self.build_dir or tempfile.mkdtemp(
+            prefix="brainkit-rsnn-", dir=os.environ.get("BRAINKIT_BUILD_ROOT"))
+        previous = get_device()
+        set_device(device, directory=directory, build_on_run=False)
+        t0 = time.perf_counter()
+        try:
+            _compile_prefs()
+            objs = self._build_objects(np.zeros((self.steps, self.batch * self.n_in)))
+            net = brian2.Network(objs["all"])
+            net.run(self.steps * self.dt, namespace={})
+            device.build(directory=directory, compile=True, run=False)
+        finally:
+            reset_device(previous)
+        self.timings["compile"] = time.perf_counter() - t0
+        self._built = (device, objs, directory)
+        if self.build_dir is None:  # our temporary folder goes when this object goes
+            self._finalizer = weakref.finalize(self, shutil.rmtree, directory, True)
+
+    def _run_standalone(self, plist, x):
+        if self._built is None:
+            self._build_standalone()
+        device, objs, directory = self._built
+        u = objs["units"]
+        vals = self._param_values(objs, plist)
+        run_args = {objs["S"].w: vals["w"] * u["w_q"], objs["G"].I0: vals["I0"] * u["I_q"],
+                    objs["xin"]: self._x_values(x)}
+        for k in range(self.n_in):
+            run_args[getattr(objs["G"], f"u{k}")] = vals[f"u{k}"] * u["I_q"]
+        t0 = time.perf_counter()
+        try:
+            device.run(run_args=run_args, with_output=False)
+        finally:
+            # Brian2 writes every run_args array to a new file (named by content hash): delete
+            static = os.path.join(device.project_dir, "static_arrays")
+            for name in list(device.run_args_arrays):
+                for f in (name, name + ".lock"):
+                    try:
+                        os.remove(os.path.join(static, f))
+                    except FileNotFoundError:
+                        pass
+            device.run_args_arrays.clear()
+        return objs, {"run": time.perf_counter() - t0}
+
+    def _collect(self, objs, p, x) -> Trace:
+        mon = objs["mon"]
+        T, B, N = self.steps, self.batch, self.n_hidden
+        states = {}
+        for k in list(self.system.states) + [self.system.input_name]:
+            raw = np.asarray(mon.variables[k].get_value(), dtype=np.float64)  # (T, B*N)
+            if raw.shape != (T, B * N):
+                raw = raw.reshape(-1, B * N)[:T]
+            states[k] = raw.reshape(T, B, N)
+        I = states.pop(self.system.input_name)
+        s = states[self.system.trace]
+        o = np.einsum("tbn,on->bto", s, p["O"], optimize=True)
+        spikes = []
+        if "spikes" in objs:
+            sm = objs["spikes"]
+            ii = np.asarray(sm.i[:], dtype=np.int64)
+            tt = np.rint(np.asarray(sm.t_[:]) / self.dt_s).astype(np.int64)
+            for b in range(B):
+                sel = (ii >= b * N) & (ii < (b + 1) * N)
+                spikes.append((ii[sel] - b * N, tt[sel]))
+        else:
+            spikes = [(np.zeros(0, np.int64), np.zeros(0, np.int64)) for _ in range(B)]
+        return Trace(o=o, states=states, I=I, spikes=spikes, x=x,
+                     params={k: v.copy() for k, v in p.items()}, voltage=self.voltage,
+                     trace_name=self.system.trace)
+
+    # ------------------------------------------------------------------ gradients
+    def backward(self, trace: Trace, dl_do) -> Dict[str, np.ndarray]:
+        """Exact gradients (discrete adjoint) of ``sum_n l_n(o_n)`` given ``dl/do`` of shape
+        like ``trace.o``."""
+        dl_do = np.asarray(dl_do, dtype=np.float64)
+        if dl_do.shape != trace.o.shape:
+            raise RecurrentError(f"dloss_do has shape {dl_do.shape}, expected the readout's "
+                                 f"shape {trace.o.shape}")
+        t0 = time.perf_counter()
+        grads, info = adjoint_gradients(self.system, trace.states, trace.I, trace.x,
+                                        trace.params, dl_do, self.dt_s)
+        info["backward_s"] = time.perf_counter() - t0
+        self.last_backward = info
+        return grads
+
+    def loss_and_grad(self, params, x, loss_fn: Callable) -> Tuple[float, Dict, Trace]:
+        """``loss_fn(o) -> (loss, dloss_do)``; returns ``(loss, grads like params, trace)``."""
+        trace = self.forward(params, x)
+        loss, dl_do = loss_fn(trace.o)
+        grads = self.backward(trace, dl_do)
+        return float(loss), grads, trace
+
+    def loss(self, params, x, loss_fn: Callable) -> float:
+        """The loss alone (one forward pass)."""
+        return float(loss_fn(self.forward(params, x).o)[0])
+
+    def close(self) -> None:
+        """Delete the generated C++ project (if this object created it)."""
+        if self._built is not None and self.build_dir is None:
+            shutil.rmtree(self._built[2], ignore_errors=True)
+            self._finalizer.detach()
+        self._built = None
+
+
+__all__ = ["RecurrentSNN", "Trace", "RecurrentError", "NotDifferentiableError"]
+
+
+def benchmark(n_hidden: int, batch: int = 16, steps: int = 2000, repeats: int = 2,
+              neuron: str = "theta", seed: int = 0) -> Dict[str, float]:
+    """Time forward (Brian2 cpp_standalone re-run + reading the recordings) and backward
+    (adjoint) of one batch: ``init_params(seed)``, 2 input channels of random sinusoids,
+    2 readouts, MSE to a random target.  Returns seconds (best of ``repeats``), the compile time,
+    the firing rate and the share of neuron-steps inside the active zone.
+
+    ``python -c "from brainkit.training.recurrent import benchmark; print(benchmark(100))"``
+    """
+    net = RecurrentSNN(2, n_hidden, 2, steps, batch=batch, neuron=neuron)
+    try:
+        rng = np.random.default_rng(seed)
+        p = net.init_params(seed)
+        t = np.arange(steps) * net.dt_s
+        x = np.sin(2 * np.pi * rng.uniform(2, 20, (batch, 1, 2)) * t[None, :, None])
+        y = rng.normal(0, 1, (batch, steps, 2))
+
+        def loss_fn(o):
+            d = o - y
+            return float(np.mean(d * d)), 2 * d / d.size
+
+        net.forward(p, x)  # compiles
+        fwd, bwd, run = [], [], []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            tr = net.forward(p, x)
+            fwd.append(time.perf_counter() - t0)
+            run.append(tr.timings["run"])
+            loss, dl = loss_fn(tr.o)
+            t0 = time.perf_counter()
+            net.backward(tr, dl)
+            bwd.append(time.perf_counter() - t0)
+        n_spk = sum(len(s[0]) for s in tr.spikes)
+        return {"n_hidden": n_hidden, "batch": batch, "steps": steps,
+                "compile_s": net.timings.get("compile"), "forward_s": min(fwd),
+                "binary_run_s": min(run), "backward_s": min(bwd),
+                "rate_hz": n_spk / (batch * n_hidden * steps * net.dt_s),
+                "zone_fraction": net.last_backward["zone_fraction"]}
+    finally:
+        net.close()

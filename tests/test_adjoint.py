@@ -1,0 +1,181 @@
+"""The discrete adjoint of the recurrent gated-synapse network against things outside it:
+
+* Brian2's simulated trajectory equals a plain numpy forward Euler of the same equations
+  (so the schedule -- monitors, summed input, TimedArray sample, state update -- is the one the
+  adjoint differentiates);
+* adjoint gradients equal central finite differences of the Brian2 simulation to <= 1e-6
+  (theta and rotator neurons; runtime/numpy, and one compiled cpp_standalone network);
+* models whose simulated map jumps are refused with the offending term named.
+
+Default run: about 65 s on the shared 2 cores (40 s of it the one cpp_standalone test, mostly
+its C++ compile).
+"""
+
+import os
+import textwrap
+
+import numpy as np
+import pytest
+
+from brainkit.library import load_model
+from brainkit.training import NotDifferentiableError, RecurrentSNN, derive_system
+from brainkit.training.recurrent import RecurrentError
+
+
+def _problem(net, seed, B=None):
+    rng = np.random.default_rng(seed)
+    p = net.init_params(seed)
+    N = net.n_hidden
+    p["I0"] = rng.uniform(0.5, 1.5, N)
+    p["W"] = rng.normal(0.0, 0.1 / np.sqrt(N), (N, N))
+    p["O"] = rng.normal(0.0, 0.01 / np.sqrt(N), (net.n_out, N))
+    B = B or net.batch
+    t = np.arange(net.steps) * net.dt_s
+    x = 0.5 * np.sin(2 * np.pi * rng.uniform(5, 40, (B, 1, net.n_in)) * t[None, :, None]
+                     + rng.uniform(0, 6.3, (B, 1, net.n_in)))
+    y = rng.normal(0.0, 1.0, (B, net.steps, net.n_out))
+
+    def loss_fn(o):
+        d = o - y
+        return 500.0 * float(np.mean(d * d)), 1000.0 * d / d.size
+
+    return p, x, loss_fn
+
+
+def _fd(net_fd, params, x, loss_fn, name, idx, h):
+    """4th-order central difference; the 4 perturbed copies run in one simulation."""
+    sets = []
+    for k in (2, 1, -1, -2):
+        p = {a: b.copy() for a, b in params.items()}
+        p[name][idx] += k * h
+        sets.append(p)
+    L = [loss_fn(o)[0] for o in net_fd.readouts(sets, x)]
+    return (-L[0] + 8 * L[1] - 8 * L[2] + L[3]) / (12 * h)
+
+
+def _check(neuron, backend, seed, N=3, steps=300, entries=None):
+    B = 2
+    net = RecurrentSNN(2, N, 2, steps, batch=B * 4, neuron=neuron, backend=backend)
+    try:
+        params, x, loss_fn = _problem(net, seed, B)
+        xfull = np.concatenate([x] * 4)
+        trace = net.forward(params, xfull)
+        static = None
+        if backend == "cpp_standalone":  # run_args files are deleted after every run
+            static = os.path.join(net._built[0].project_dir, "static_arrays")
+            files = sorted(os.listdir(static))
+        loss, dl = loss_fn(trace.o[:B])
+        dl = np.concatenate([dl, np.zeros((3 * B,) + dl.shape[1:])])
+        grads = net.backward(trace, dl)
+        assert sum(len(s[0]) for s in trace.spikes[:B]) > 0, "no spikes: the check would be weak"
+        worst = 0.0
+        entries = entries or [("U", (0, 0)), ("U", (N - 1, 1)), ("W", (0, 1)), ("W", (1, 0)),
+                              ("W", (N - 1, N - 1)), ("O", (1, 0)), ("I0", (0,)), ("I0", (N - 1,))]
+        for name, idx in entries:
+            g = grads[name][idx]
+            fd = _fd(net, params, x, loss_fn, name, idx, h=3e-5)
+            scale = 1e-3 * np.max(np.abs(grads[name]))
+            err = abs(g - fd) / max(abs(g), abs(fd), scale)
+            assert err <= 1e-6, f"{neuron} {name}{idx}: adjoint {g!r}, finite difference {fd!r}"
+            worst = max(worst, err)
+        if static is not None:
+            assert sorted(os.listdir(static)) == files
+        return worst, net.last_backward
+    finally:
+        net.close()
+
+
+def test_brian2_trajectory_is_the_euler_map_the_adjoint_differentiates():
+    net = RecurrentSNN(2, 4, 2, 250, batch=2, backend="runtime")
+    params, x, _ = _problem(net, 3)
+    trace = net.forward(params, x)
+    ref = net.system.simulate(params, x, net.dt_s)
+    for k in net.system.states:
+        a = np.transpose(trace.states[k], (1, 0, 2))
+        assert np.max(np.abs(a - ref[k])) <= 1e-10 * max(1.0, np.max(np.abs(ref[k]))), k
+    assert np.max(np.abs(np.transpose(trace.I, (1, 0, 2)) - ref["I"])) <= 1e-10
+    assert np.allclose(trace.o, ref["o"], rtol=1e-10, atol=1e-12)
+    # spikes: the threshold theta > theta_spike (theta_spike += 2 pi at each spike) books one
+    # spike per crossing of pi + 2 pi k; a spike at step n is the crossing in the update of step n
+    T = net.steps
+    n_spikes = sum(len(s[0]) for s in trace.spikes)
+    assert n_spikes > 0
+    for b in range(net.batch):
+        i, step = trace.spikes[b]
+        th = trace.v[b]  # (steps, N), recorded at the start of each step
+        for j in range(net.n_hidden):
+            seen = step[(i == j) & (step < T - 1)]
+            expected = [n for n in range(T - 1)
+                        if np.floor((np.max(th[:n + 2, j]) - np.pi) / (2 * np.pi))
+                        > np.floor((np.max(th[:n + 1, j]) - np.pi) / (2 * np.pi))]
+            assert list(seen) == expected
+
+
+@pytest.mark.parametrize("neuron,seed", [("theta", 0), ("theta", 1), ("rotator", 2)])
+def test_adjoint_matches_finite_differences_runtime(neuron, seed):
+    worst, info = _check(neuron, "runtime", seed)
+    assert worst <= 1e-6
+    assert 0.0 < info["zone_fraction"] < 1.0
+
+
+@pytest.mark.standalone
+def test_adjoint_matches_finite_differences_cpp_standalone():
+    worst, _ = _check("theta", "cpp_standalone", 4, N=4, steps=400,
+                      entries=[("U", (1, 0)), ("W", (2, 1)), ("W", (0, 3)), ("O", (0, 2)),
+                               ("I0", (3,))])
+    assert worst <= 1e-6
+
+
+def test_lif_reset_is_refused_naming_the_reset():
+    with pytest.raises(NotDifferentiableError, match=r"reset 'v = V_r' changes 'v'"):
+        derive_system(load_model("lif"), load_model("gated"))
+    with pytest.raises(NotDifferentiableError, match="lif"):
+        RecurrentSNN(1, 2, 1, 10, neuron="lif", backend="runtime")
+
+
+def test_threshold_synapse_is_refused_naming_on_pre():
+    with pytest.raises(NotDifferentiableError, match=r"on_pre 'I_syn_post \+= w'"):
+        derive_system(load_model("theta"), load_model("exp_current"))
+
+
+def test_theta_reset_is_harmless_and_not_differentiated():
+    sysm = derive_system(load_model("theta"), load_model("gated"))
+    assert sysm.states == ["theta", "s_syn"]
+    assert "theta_spike" not in str(sysm.h) and "theta_spike" not in str(sysm.D)
+    assert sysm.a == pytest.approx(-100.0)  # -1/tau_s
+
+
+def test_nonlinear_trace_synapse_is_refused(tmp_path):
+    path = tmp_path / "squared.yaml"
+    path.write_text(textwrap.dedent("""\
+        name: squared
+        kind: synapse
+        title: a synapse whose trace decays quadratically (not linear in s)
+        reference: test
+        description: test
+        equations: |
+          w : {WEIGHT_UNIT}
+        pre_equations: |
+          ds/dt = (-s*s*second + gate*dVdt)/tau_s : Hz
+          gate = int(abs(zone_distance) < zone_width/2)/zone_width : {GATE_UNIT}
+        current: w*s_pre
+        parameters:
+          tau_s: 10*ms
+        """))
+    with pytest.raises(NotDifferentiableError, match="not linear in s_syn"):
+        derive_system(load_model("theta"), load_model(str(path)))
+
+
+def test_bad_parameters_and_inputs_are_named():
+    net = RecurrentSNN(2, 3, 1, 20, batch=1, backend="runtime")
+    p = net.init_params(0)
+    bad = dict(p, W=np.zeros((3, 2)))
+    with pytest.raises(RecurrentError, match=r"params\['W'\] has shape \(3, 2\)"):
+        net.forward(bad, np.zeros((1, 20, 2)))
+    with pytest.raises(RecurrentError, match="input x has shape"):
+        net.forward(p, np.zeros((1, 19, 2)))
+    with pytest.raises(RecurrentError, match="lack I0"):
+        net.forward({k: v for k, v in p.items() if k != "I0"}, np.zeros((1, 20, 2)))
+    nan = dict(p, U=np.full((3, 2), np.nan))
+    with pytest.raises(RecurrentError, match=r"params\['U'\] contains NaN"):
+        net.forward(nan, np.zeros((1, 20, 2)))
