@@ -66,6 +66,7 @@ class Source:
     times: Any = None
     rates: Any = None
     group: Any = None
+    options: Dict[str, Any] = field(default_factory=dict)  # 'renewal': order, refractory, ...
 
 
 @dataclass
@@ -169,6 +170,69 @@ class Network:
         self.sources[name] = src
         return src
 
+    def renewal_source(self, name: str, n: int, rates, order: int = 1, refractory=None,
+                       rate_dt=None) -> Source:
+        """``n`` independent renewal spike trains: Poisson (``order=1``), gamma of integer
+        ``order`` k, either with an absolute ``refractory`` (dead) time d, with a constant or
+        time-varying rate.
+
+        The trains are generated exactly in rescaled time, by thresholding the integrated
+        hazard (Brian2 integrates it exactly: it is piecewise constant over each step)::
+
+            dL/dt = h(t)  (frozen while refractory),   spike when L >= L_next,
+            then  L_next <- L_next + (E_1 + ... + E_k)/k,   E_m = -log(1 - U_m) ~ Exp(1)
+
+        with the hazard h(t) = r(t)/(1 - r(t) d), so that ``rates`` r is the mean output rate
+        (for a constant r: ISI = d + Gamma(k, scale 1/(k h)), mean 1/r).  Spike times are the
+        continuous process's times on the dt grid (each one in the step that contains it; the
+        dead time is rounded to a whole number of steps).
+        Theory for a constant rate: CV = (1 - r d)/sqrt(k); the Fano factor of long windows
+        tends to CV^2; order 1 without dead time is Poisson (CV = Fano = 1).  The trains start
+        at t = 0 with a fresh interval (an ordinary renewal process).
+
+        Parameters
+        ----------
+        rates : Quantity (Hz)
+            scalar or one per neuron (constant), or time-varying: shape (T,) or (T, n) sampled
+            every ``rate_dt`` (a :class:`brian2.TimedArray`; inhomogeneous Poisson for k = 1).
+        order : int >= 1
+        refractory : Quantity, optional
+            dead time d; needs r d < 1 everywhere.
+        """
+        from brian2 import Hz, second
+        from brian2.units.fundamentalunits import get_dimensions, have_same_dimensions
+
+        self._check_new(name)
+        if isinstance(order, bool) or not isinstance(order, (int, np.integer)) or order < 1:
+            raise NetworkError(f"renewal source '{name}': order must be an integer >= 1, "
+                               f"got {order!r}")
+        if not have_same_dimensions(rates, Hz):
+            raise NetworkError(f"renewal source '{name}': rates must be in Hz, got units "
+                               f"{get_dimensions(rates)!s}")
+        r = np.asarray(rates / Hz, dtype=float)
+        if not np.all(np.isfinite(r)) or np.any(r < 0):
+            raise NetworkError(f"renewal source '{name}': rates must be finite and >= 0")
+        if rate_dt is not None:
+            if r.ndim not in (1, 2) or (r.ndim == 2 and r.shape[1] != n):
+                raise NetworkError(f"renewal source '{name}': time-varying rates have shape "
+                                   f"(T,) or (T, {n}), got {r.shape}")
+        elif r.ndim > 1 or (r.ndim == 1 and len(r) != n):
+            raise NetworkError(f"renewal source '{name}': {r.size} rates for {n} neurons (give "
+                               "rate_dt for rates that vary in time)")
+        d = 0.0
+        if refractory is not None:
+            if not have_same_dimensions(refractory, second) or float(refractory) < 0:
+                raise NetworkError(f"renewal source '{name}': refractory must be a time >= 0, "
+                                   f"got {refractory!r}")
+            d = float(refractory / second)
+            if np.any(r * d >= 1):
+                raise NetworkError(f"renewal source '{name}': rate x refractory must be < 1 "
+                                   f"(max rate {r.max()} Hz, dead time {d} s)")
+        src = Source(name, "renewal", int(n), rates=rates,
+                     options=dict(order=int(order), refractory=refractory, rate_dt=rate_dt))
+        self.sources[name] = src
+        return src
+
     def current_input(self, population: str, values, dt=None) -> None:
         """Drive ``population`` with a time-varying current: ``values`` of shape (T,) or
         (T, n) in the population's input unit, sampled every ``dt`` (default: the network dt).
@@ -181,13 +245,23 @@ class Network:
                 rule: Optional[str] = None, i=None, j=None, seed: Optional[int] = None,
                 delay=None, params: Optional[Dict[str, Any]] = None,
                 plasticity_params: Optional[Dict[str, Any]] = None,
-                name: Optional[str] = None) -> Connection:
+                name: Optional[str] = None, in_degree: Optional[int] = None,
+                rule_params: Optional[Dict[str, Any]] = None) -> Connection:
         """Connect ``pre`` to ``post`` with a library synapse model.
 
         Which pairs connect: ``weights`` as an (n_pre, n_post) matrix (its non-zero entries),
         or explicit index arrays ``i``, ``j``, or ``rule`` (``'all_to_all'``, ``'one_to_one'``),
         or a connection probability ``p`` (drawn here with ``seed``, once: the compiled binary
         never re-draws it).  ``weights`` is then a scalar or one value per synapse.
+
+        More rules (:mod:`brainkit.connectivity`, drawn here with ``seed``): ``in_degree=k``
+        (each post neuron gets exactly k distinct random pre neurons); ``rule='distance'`` with
+        ``rule_params={'p0', 'sigma', 'pos_pre', 'pos_post'[, 'periodic'][, 'autapses']}``
+        (p(d) = p0 exp(-d^2 / (2 sigma^2)) on a 2-D sheet; positions (n, 2), or a grid shape
+        (rows, cols) at unit spacing); ``rule='conv2d'`` with ``rule_params={'in_shape',
+        'kernel'[, 'stride'][, 'padding']}`` (a shared kernel (K_y, K_x, C_in, C_out) with
+        units over an (H, W, C_in) pre population: the weights come from the kernel).
+        ``delay`` is a scalar or one delay per synapse (Quantity).
         """
         npre, npost = self._size(pre), self._size(post)
         name = name or f"{pre}->{post}"
@@ -223,6 +297,19 @@ class Network:
                 raise NetworkError(f"connection '{name}': one_to_one needs equal sizes, "
                                    f"got {npre} and {npost}")
             ii = jj = np.arange(npre)
+        elif in_degree is not None:
+            from . import connectivity
+
+            if p is not None or rule is not None:
+                raise NetworkError(f"connection '{name}': give one rule: in_degree, p or rule")
+
+            try:
+                ii, jj = connectivity.fixed_in_degree(npre, npost, in_degree, seed=seed)
+            except ValueError as exc:
+                raise NetworkError(f"connection '{name}': {exc}") from None
+        elif rule in ("distance", "conv2d"):
+            ii, jj, weights = _rule_connectivity(name, rule, rule_params, npre, npost, seed,
+                                                 weights)
         elif p is not None:
             rng = np.random.default_rng(seed)
             ii, jj = np.nonzero(rng.random((npre, npost)) < p)
@@ -234,6 +321,7 @@ class Network:
                                "(all_to_all, one_to_one, or give p, i/j or a weight matrix)")
         if len(ii) and (ii.min() < 0 or ii.max() >= npre or jj.min() < 0 or jj.max() >= npost):
             raise NetworkError(f"connection '{name}': indices outside the populations")
+        delay = _check_delay(name, delay, len(ii))
         conn = Connection(name, pre, post, syn, plast, ii, jj, weights, delay,
                           suffix=f"_c{len(self.connections)}")
         self._check_weights(conn, weights)
@@ -350,6 +438,8 @@ class Network:
             if src.kind == "spikes":
                 g = brian2.SpikeGeneratorGroup(src.n, src.indices, src.times,
                                                dt=self.dt, name=f"{src.name}_{uid}*")
+            elif src.kind == "renewal":
+                g = _renewal_group(src, self.dt, uid)
             else:
                 g = brian2.NeuronGroup(src.n, "rates : Hz", threshold="rand() < rates*dt",
                                        dt=self.dt, name=f"{src.name}_{uid}*")
@@ -579,6 +669,104 @@ class Network:
 
 
 # ----------------------------------------------------------------------- functions
+def _renewal_group(src: Source, dt, uid):
+    """The NeuronGroup of :meth:`Network.renewal_source` (integrated-hazard thresholding)."""
+    import brian2
+    from brian2 import Hz
+
+    k, d, rate_dt = src.options["order"], src.options["refractory"], src.options["rate_dt"]
+    d_s = 0.0 if d is None else float(d / brian2.second)
+    # one rand() per statement (Brian2 does not allow two stateful calls in one expression)
+    draw = "\n".join(["L_next += -log(1 - rand())/k_order"] * k)
+    namespace = {"k_order": float(k), "t_dead": d_s * brian2.second}
+    if rate_dt is not None:
+        r = np.asarray(src.rates / Hz, dtype=float)
+        ta = brian2.TimedArray(r * Hz, dt=rate_dt, name=f"rate_{src.name}_{uid}")
+        namespace[ta.name] = ta
+        rate_eq = f"rate = {ta.name}(t{', i' if r.ndim == 2 else ''}) : Hz"
+    else:
+        rate_eq = "rate : Hz"
+    unless = " (unless refractory)" if d_s > 0 else ""
+    eqs = (f"dL/dt = rate/(1 - rate*t_dead) : 1{unless}\n"
+           f"L_next : 1\n{rate_eq}")
+    # the spike's step already integrated the hazard to the step's end, so the clock must stay
+    # frozen for the next round(d/dt) updates: Brian2's refractoriness of d + dt does that
+    # (it blocks the updates of the steps s+1 .. s+round(d/dt) after a spike at step s)
+    kwargs = {"refractory": d_s * brian2.second + dt} if d_s > 0 else {}
+    g = brian2.NeuronGroup(src.n, eqs, threshold="L >= L_next",
+                           reset=draw, method="euler",
+                           namespace=namespace, dt=dt, name=f"{src.name}_{uid}*", **kwargs)
+    if rate_dt is None:
+        g.rate = src.rates
+    for _ in range(k):
+        g.L_next = "L_next - log(1 - rand())/k_order"
+    return g
+
+
+def _rule_connectivity(name, rule, rule_params, npre, npost, seed, weights):
+    """(i, j, weights) of the ``'distance'`` and ``'conv2d'`` rules of :meth:`Network.connect`."""
+    from . import connectivity
+
+    rp = dict(rule_params or {})
+    try:
+        if rule == "distance":
+            missing = {"p0", "sigma", "pos_pre", "pos_post"} - set(rp)
+            if missing:
+                raise ValueError(f"rule 'distance' needs rule_params {sorted(missing)}")
+            pos = []
+            for key, n in (("pos_pre", npre), ("pos_post", npost)):
+                p = rp.pop(key)
+                p = connectivity.grid_positions(p) if np.ndim(p) == 1 else np.asarray(p, float)
+                if len(p) != n:
+                    raise ValueError(f"{key} has {len(p)} positions for {n} neurons")
+                pos.append(p)
+            autapses = rp.pop("autapses", True)
+            ii, jj = connectivity.distance_gaussian(pos[0], pos[1], rp.pop("p0"),
+                                                    rp.pop("sigma"), seed=seed,
+                                                    periodic=rp.pop("periodic", None),
+                                                    allow_autapses=autapses)
+        else:
+            missing = {"in_shape", "kernel"} - set(rp)
+            if missing:
+                raise ValueError(f"rule 'conv2d' needs rule_params {sorted(missing)}")
+            if weights is not None:
+                raise ValueError("rule 'conv2d' takes its weights from the kernel; give no "
+                                 "weights")
+            in_shape = tuple(rp.pop("in_shape"))
+            if int(np.prod(in_shape)) != npre:
+                raise ValueError(f"in_shape {in_shape} has {int(np.prod(in_shape))} neurons, "
+                                 f"the pre population {npre}")
+            ii, jj, weights, out = connectivity.conv2d(in_shape, rp.pop("kernel"),
+                                                       rp.pop("stride", 1), rp.pop("padding", 0))
+            if int(np.prod(out)) != npost:
+                raise ValueError(f"the output shape {out} has {int(np.prod(out))} neurons, "
+                                 f"the post population {npost}")
+        if rp:
+            raise ValueError(f"unknown rule_params {sorted(rp)} for rule '{rule}'")
+    except ValueError as exc:
+        raise NetworkError(f"connection '{name}': {exc}") from None
+    return ii, jj, weights
+
+
+def _check_delay(name, delay, n_syn):
+    """A delay is a scalar or one per synapse, a non-negative finite time."""
+    if delay is None or isinstance(delay, str):  # a string is a Brian2 expression
+        return delay
+    from brian2 import second
+    from brian2.units.fundamentalunits import get_dimensions, have_same_dimensions
+
+    if not have_same_dimensions(delay, second):
+        raise NetworkError(f"connection '{name}': delay must be a time (e.g. 1.5*ms), got "
+                           f"units {get_dimensions(delay)!s}")
+    values = np.asarray(delay / second, dtype=float)
+    if values.ndim > 1 or (values.ndim == 1 and len(values) != n_syn):
+        raise NetworkError(f"connection '{name}': {values.size} delays for {n_syn} synapses "
+                           "(give one delay, or one per synapse)")
+    if not np.all(np.isfinite(values)) or np.any(values < 0):
+        raise NetworkError(f"connection '{name}': delays must be finite and >= 0")
+    return delay
+
+
 def _scale_weight_parameters(plast: Model, syn: Model, overrides: Dict[str, Any],
                              post: Optional[Model] = None) -> Model:
     """A plasticity rule's ``weight_parameters`` (e.g. ``w_max``) are written as plain numbers

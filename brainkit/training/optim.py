@@ -1,4 +1,4 @@
-"""Adam, gradient clipping by global norm and learning-rate schedules, in numpy.
+r"""Adam, gradient clipping by global norm and learning-rate schedules, in numpy.
 
 Parameters and gradients are dicts ``{name: np.ndarray}`` (e.g. ``U, W, O, I0`` of a
 :class:`~brainkit.training.recurrent.RecurrentSNN`).  Every object here can be written to and
@@ -104,17 +104,23 @@ class Schedule:
 
 
 class Adam:
-    """Adam optimiser (Kingma & Ba 2015) over a dict of numpy arrays.
+    r"""Adam optimiser (Kingma & Ba 2015) over a dict of numpy arrays.
 
     Parameters
     ----------
     lr : float or Schedule
-        Learning rate :math:`\\alpha` (a float is a constant schedule).
+        Learning rate :math:`\alpha` (a float is a constant schedule).
     beta1, beta2, eps : float
         Moment decay rates and the denominator's guard, as in the paper (defaults 0.9,
         0.999, 1e-8).
     clip_norm : float, optional
         Clip gradients by global norm (:func:`clip_by_global_norm`) before the update.
+    lr_scale : dict, optional
+        Per-parameter factor on the learning rate, ``{name: c}`` (default 1).  Adam's step is
+        about :math:`\alpha` in absolute units whatever the gradient's size, so parameters of
+        very different magnitudes (weights in seconds next to dimensionless currents) need
+        their own step size; ``c`` = the parameter's typical magnitude makes the update that
+        of Adam on the normalised parameter ``p / c``.
 
     Examples
     --------
@@ -123,7 +129,8 @@ class Adam:
     """
 
     def __init__(self, lr=1e-3, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8,
-                 clip_norm: Optional[float] = None):
+                 clip_norm: Optional[float] = None,
+                 lr_scale: Optional[Mapping[str, float]] = None):
         self.schedule = lr if isinstance(lr, Schedule) else Schedule(lr)
         if not (0 <= beta1 < 1 and 0 <= beta2 < 1):
             raise OptimError(f"betas must lie in [0, 1), got beta1={beta1}, beta2={beta2}")
@@ -132,6 +139,9 @@ class Adam:
         if clip_norm is not None and not (clip_norm > 0):
             raise OptimError(f"clip_norm must be > 0 or None, got {clip_norm}")
         self.beta1, self.beta2, self.eps, self.clip_norm = beta1, beta2, eps, clip_norm
+        self.lr_scale = {k: float(v) for k, v in (lr_scale or {}).items()}
+        if any(not (v > 0) for v in self.lr_scale.values()):
+            raise OptimError(f"lr_scale factors must be > 0, got {self.lr_scale}")
         self.t = 0
         self.m: Params = {}
         self.v: Params = {}
@@ -163,7 +173,8 @@ class Adam:
             mhat = m / (1.0 - b1 ** self.t)
             vhat = v / (1.0 - b2 ** self.t)
             self.m[k], self.v[k] = m, v
-            out[k] = np.asarray(params[k], dtype=np.float64) - lr * mhat / (np.sqrt(vhat) + self.eps)
+            step = (lr * self.lr_scale.get(k, 1.0)) * mhat / (np.sqrt(vhat) + self.eps)
+            out[k] = np.asarray(params[k], dtype=np.float64) - step
         return out
 
     # -- serialisation -------------------------------------------------------------------
@@ -172,7 +183,7 @@ class Adam:
         d = {f"m/{k}": v for k, v in self.m.items()}
         d.update({f"v/{k}": v for k, v in self.v.items()})
         d["config"] = dict(beta1=self.beta1, beta2=self.beta2, eps=self.eps,
-                           clip_norm=self.clip_norm, t=self.t,
+                           clip_norm=self.clip_norm, t=self.t, lr_scale=self.lr_scale,
                            schedule=self.schedule.to_dict())
         return d
 
@@ -183,6 +194,7 @@ class Adam:
         c = d["config"]
         self.beta1, self.beta2, self.eps = c["beta1"], c["beta2"], c["eps"]
         self.clip_norm, self.t = c["clip_norm"], int(c["t"])
+        self.lr_scale = {k: float(v) for k, v in c.get("lr_scale", {}).items()}
         self.schedule = Schedule.from_dict(c["schedule"])
         self.m = {k[2:]: np.array(v, dtype=np.float64) for k, v in d.items() if k.startswith("m/")}
         self.v = {k[2:]: np.array(v, dtype=np.float64) for k, v in d.items() if k.startswith("v/")}

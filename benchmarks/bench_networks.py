@@ -1,0 +1,298 @@
+"""Benchmark: the CUBA, COBA and COBAHH networks in plain Brian2 and through brainkit (cpp_standalone).
+
+The three networks of Brette et al. (2007, J. Comput. Neurosci. 23:349) / Vogels & Abbott
+(2005), 80 % excitatory, 20 % inhibitory, connection probability 0.02 (so the number of
+synapses grows as N^2):
+
+* CUBA: LIF (tau_m = 20 ms, E_L = -49 mV, V_th = -50 mV, V_r = -60 mV, 5 ms refractory),
+  exponential current synapses (5 ms / 10 ms), PSPs w_e R = 1.62 mV, w_i R = -9 mV,
+* COBA: LIF (E_L = V_r = -60 mV), exponential conductances 6 nS / 67 nS (E = 0 / -80 mV),
+* COBAHH: Traub-Miles HH cells (area 20000 um^2), exponential conductances 6 nS / 67 nS,
+
+each written once directly in Brian2 (one NeuronGroup, subgroups, the benchmark's equations)
+and once through brainkit (library models ``lif``/``hh_traub_miles`` with ``exp_current`` /
+``exp_conductance``; one population, an excitatory and an inhibitory connection).  Both get the same connectivity
+(drawn with numpy) and the same initial values, are built on cpp_standalone in one process
+and report, per size: compile time, run wall time (``device.run``, which includes loading
+the binary's inputs), the simulation time the binary measures itself, the ratio brainkit/Brian2
+of the run times, the firing rates and synaptic events per second of simulated wall time.
+
+    python benchmarks/bench_networks.py --sizes 1000 4000 16000 --out out/bench_networks
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+MODELS = ("cuba", "coba", "cobahh")
+P_CONN = 0.02
+
+
+def connectivity(n, seed):
+    """(i, j) of the four projections E->E, E->I, I->E, I->I with p = 0.02, in the local
+    indices of the two populations (global index = local, + n_e for inhibitory)."""
+    from brainkit import connectivity as cx
+
+    n_e = int(0.8 * n)
+    n_i = n - n_e
+    rng = np.random.SeedSequence(seed).spawn(4)
+    out = {}
+    for k, (a, b, na, nb) in enumerate([("E", "E", n_e, n_e), ("E", "I", n_e, n_i),
+                                        ("I", "E", n_i, n_e), ("I", "I", n_i, n_i)]):
+        if na * nb > 5e7:  # draw per pre neuron to keep memory bounded
+            g = np.random.default_rng(rng[k])
+            counts = g.binomial(nb, P_CONN, na)
+            ii = np.repeat(np.arange(na), counts)
+            jj = np.concatenate([g.choice(nb, c, replace=False) for c in counts])
+        else:
+            ii, jj = cx.fixed_probability(na, nb, P_CONN, seed=np.random.default_rng(rng[k]))
+        out[a + b] = (np.asarray(ii, int), np.asarray(jj, int))
+    return n_e, n_i, out
+
+
+def initial_values(model, n, seed):
+    """The benchmarks' random initial state (numpy draws shared by both implementations)."""
+    rng = np.random.default_rng(seed + 1000)
+    if model == "cuba":
+        return {"v": -60 + 10 * rng.random(n)}  # mV, uniform in [V_r, V_th]
+    v0 = -60 + (rng.standard_normal(n) * 5 - 5)
+    return {"v": v0, "ge": (rng.standard_normal(n) * 1.5 + 4) * 10,  # nS
+            "gi": (rng.standard_normal(n) * 12 + 20) * 10}
+
+
+# ----------------------------------------------------------------------------- brainkit
+def brainkit_network(model, n, seed=1, duration_ms=1000.0, dt_ms=0.1, build_dir=None,
+                     record_spikes=True):
+    """The network through brainkit, structured like the Brian2 version: one population
+    ``P`` (E = the first 80 %), an excitatory and an inhibitory connection P -> P with the
+    explicit index arrays; returns (network, run kwargs)."""
+    from brian2 import mV, ms, nS, pA
+
+    import brainkit as bk
+
+    n_e, n_i, conn = connectivity(n, seed)
+    init = initial_values(model, n, seed)
+    net = bk.Network(dt=dt_ms * ms, backend="cpp_standalone", build_dir=build_dir, seed=seed,
+                     name=f"bench-{model}-{n}")
+    if model == "cobahh":
+        neuron, params = "hh_traub_miles", {}
+    else:
+        neuron = "lif"
+        params = {"tau_m": 20 * ms, "V_th": -50 * mV, "V_r": -60 * mV, "t_ref": 5 * ms,
+                  "E_L": (-49 if model == "cuba" else -60) * mV}
+    net.population("P", neuron, n, params=params)
+    i_e = np.concatenate([conn["EE"][0], conn["EI"][0]])
+    j_e = np.concatenate([conn["EE"][1], conn["EI"][1] + n_e])
+    i_i = np.concatenate([conn["IE"][0], conn["II"][0]]) + n_e
+    j_i = np.concatenate([conn["IE"][1], conn["II"][1] + n_e])
+    R = 100.0  # Mohm: w = PSP/R for CUBA
+    for name, i, j, exc in (("exc", i_e, j_e, True), ("inh", i_i, j_i, False)):
+        if model == "cuba":
+            net.connect("P", "P", "exp_current", i=i, j=j,
+                        weights=(1.62e3 / R if exc else -9e3 / R) * pA,
+                        params={"tau_syn": (5 if exc else 10) * ms}, name=name)
+        else:
+            net.connect("P", "P", "exp_conductance", i=i, j=j,
+                        weights=(6 if exc else 67) * nS,
+                        params={"tau_syn": (5 if exc else 10) * ms,
+                                "E_rev": (0 if exc else -80) * mV}, name=name)
+    if record_spikes:
+        net.record("P", "spikes")
+    vals = {"v": init["v"] * mV}
+    if model != "cuba":
+        vals[f"g_syn{net.connections['exc'].suffix}"] = init["ge"] * nS
+        vals[f"g_syn{net.connections['inh'].suffix}"] = init["gi"] * nS
+    return net, {"init": {"P": vals}}
+
+
+def run_brainkit(model, n, seed, duration_ms, build_dir):
+    from brian2 import ms
+
+    net, kwargs = brainkit_network(model, n, seed, duration_ms, build_dir=build_dir)
+    t0 = time.perf_counter()
+    res = net.run(duration_ms * ms, **kwargs)
+    total = time.perf_counter() - t0
+    device = net._built[0]
+    counts = res.spike_counts("P")
+    outdeg = np.zeros(n, int)
+    for c in net.connections.values():
+        outdeg += np.bincount(c.i, minlength=n)
+    return {"compile_s": net.timings["compile"], "run_s": net.timings["run"],
+            "binary_s": float(getattr(device, "_last_run_time", np.nan)), "total_s": total,
+            "counts": counts, "outdeg": outdeg,
+            "n_syn": int(sum(len(c.i) for c in net.connections.values()))}
+
+
+# ------------------------------------------------------------------------- plain Brian2
+def run_brian2(model, n, seed, duration_ms, build_dir):
+    """The benchmark written directly in Brian2 (after the Brian2 examples CUBA.py and
+    COBAHH.py and Brian 1's COBA.py), same connectivity and initial values."""
+    import brian2 as b2
+    from brian2 import mV, ms, nS, second, siemens, ufarad, umetre, cm, msiemens
+    from brian2.devices.cpp_standalone.device import CPPStandaloneDevice
+    from brian2.devices.device import get_device, reset_device, set_device
+
+    n_e, n_i, conn = connectivity(n, seed)
+    init = initial_values(model, n, seed)
+    device = CPPStandaloneDevice()
+    previous = get_device()
+    set_device(device, directory=build_dir, build_on_run=False)
+    try:
+        b2.prefs.codegen.cpp.extra_compile_args_gcc = ["-w", "-O3", "-march=native"]
+        b2.seed(seed)
+        taum, taue, taui = 20 * ms, 5 * ms, 10 * ms
+        Vt, Vr = -50 * mV, -60 * mV
+        if model == "cuba":
+            El = -49 * mV
+            eqs = """dv/dt = (ge + gi - (v - El))/taum : volt (unless refractory)
+                     dge/dt = -ge/taue : volt
+                     dgi/dt = -gi/taui : volt"""
+            P = b2.NeuronGroup(n, eqs, threshold="v > Vt", reset="v = Vr", refractory=5 * ms,
+                               method="exact", dt=0.1 * ms)
+            we, wi = 1.62 * mV, -9 * mV
+            on_e, on_i = "ge += we", "gi += wi"
+        elif model == "coba":
+            El, Ee, Ei, gl = -60 * mV, 0 * mV, -80 * mV, 10 * nS
+            eqs = """dv/dt = (gl*(El - v) + ge*(Ee - v) + gi*(Ei - v))/(gl*taum) : volt (unless refractory)
+                     dge/dt = -ge/taue : siemens
+                     dgi/dt = -gi/taui : siemens"""
+            P = b2.NeuronGroup(n, eqs, threshold="v > Vt", reset="v = Vr", refractory=5 * ms,
+                               method="exponential_euler", dt=0.1 * ms)
+            we, wi = 6 * nS, 67 * nS
+            on_e, on_i = "ge += we", "gi += wi"
+        else:
+            area = 20000 * umetre ** 2
+            Cm = 1 * ufarad * cm ** -2 * area
+            gl = 5e-5 * siemens * cm ** -2 * area
+            El, EK, ENa = -60 * mV, -90 * mV, 50 * mV
+            g_na = 100 * msiemens * cm ** -2 * area
+            g_kd = 30 * msiemens * cm ** -2 * area
+            VT = -63 * mV
+            Ee, Ei = 0 * mV, -80 * mV
+            eqs = """
+            dv/dt = (gl*(El-v) + ge*(Ee-v) + gi*(Ei-v) - g_na*(m*m*m)*h*(v-ENa) - g_kd*(n*n*n*n)*(v-EK))/Cm : volt
+            dm/dt = alpha_m*(1-m) - beta_m*m : 1
+            dn/dt = alpha_n*(1-n) - beta_n*n : 1
+            dh/dt = alpha_h*(1-h) - beta_h*h : 1
+            dge/dt = -ge/taue : siemens
+            dgi/dt = -gi/taui : siemens
+            alpha_m = 0.32*(mV**-1)*4*mV/exprel((13*mV-v+VT)/(4*mV))/ms : Hz
+            beta_m = 0.28*(mV**-1)*5*mV/exprel((v-VT-40*mV)/(5*mV))/ms : Hz
+            alpha_h = 0.128*exp((17*mV-v+VT)/(18*mV))/ms : Hz
+            beta_h = 4./(1+exp((40*mV-v+VT)/(5*mV)))/ms : Hz
+            alpha_n = 0.032*(mV**-1)*5*mV/exprel((15*mV-v+VT)/(5*mV))/ms : Hz
+            beta_n = .5*exp((10*mV-v+VT)/(40*mV))/ms : Hz
+            """
+            P = b2.NeuronGroup(n, eqs, threshold="v > -20*mV", refractory=3 * ms,
+                               method="exponential_euler", dt=0.1 * ms)
+            we, wi = 6 * nS, 67 * nS
+            on_e, on_i = "ge += we", "gi += wi"
+        Pe, Pi = P[:n_e], P[n_e:]
+        Ce = b2.Synapses(Pe, P, on_pre=on_e, dt=0.1 * ms)
+        Ci = b2.Synapses(Pi, P, on_pre=on_i, dt=0.1 * ms)
+        Ce.connect(i=np.concatenate([conn["EE"][0], conn["EI"][0]]),
+                   j=np.concatenate([conn["EE"][1], conn["EI"][1] + n_e]))
+        Ci.connect(i=np.concatenate([conn["IE"][0], conn["II"][0]]),
+                   j=np.concatenate([conn["IE"][1], conn["II"][1] + n_e]))
+        P.v = init["v"] * mV
+        if model != "cuba":
+            P.ge = init["ge"] * nS
+            P.gi = init["gi"] * nS
+        if model == "cobahh":  # the same resting gates as brainkit's hh_traub_miles
+            P.m = "alpha_m/(alpha_m + beta_m)"
+            P.h = "alpha_h/(alpha_h + beta_h)"
+            P.n = "alpha_n/(alpha_n + beta_n)"
+        mon = b2.SpikeMonitor(P)
+        net = b2.Network(P, Ce, Ci, mon)
+        net.run(duration_ms * ms)
+        t0 = time.perf_counter()
+        device.build(directory=build_dir, compile=True, run=False)
+        compile_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        device.run(with_output=False)
+        run_s = time.perf_counter() - t0
+        counts = np.bincount(np.asarray(mon.i[:]), minlength=n)
+        outdeg = np.zeros(n, int)
+        outdeg[:n_e] = np.bincount(Ce.i[:], minlength=n_e)
+        outdeg[n_e:] = np.bincount(Ci.i[:], minlength=n_i)
+        return {"compile_s": compile_s, "run_s": run_s,
+                "binary_s": float(getattr(device, "_last_run_time", np.nan)),
+                "counts": counts, "outdeg": outdeg, "n_syn": int(len(Ce) + len(Ci))}
+    finally:
+        reset_device(previous)
+
+
+def summary(r, n, duration_s):
+    events = int(np.sum(r["counts"] * r["outdeg"]))
+    return {"compile_s": round(r["compile_s"], 2), "run_s": round(r["run_s"], 3),
+            "binary_s": round(r["binary_s"], 3), "n_syn": r["n_syn"],
+            "rate_hz": round(float(r["counts"].sum() / n / duration_s), 3),
+            "syn_events": events,
+            "events_per_s": float(events / r["binary_s"]) if r["binary_s"] > 0 else None}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 4000, 16000, 32000])
+    parser.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
+    parser.add_argument("--duration", type=float, default=1000.0, help="simulated ms")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--out", default="out/bench_networks")
+    args = parser.parse_args(argv)
+    os.makedirs(args.out, exist_ok=True)
+    rows = []
+    root = tempfile.mkdtemp(prefix="bench_networks-")
+    for model in args.models:
+        for n in args.sizes:
+            d = args.duration / 1000
+            b = summary(run_brian2(model, n, args.seed, args.duration,
+                                   os.path.join(root, f"b2-{model}-{n}")), n, d)
+            k = summary(run_brainkit(model, n, args.seed, args.duration,
+                                     os.path.join(root, f"bk-{model}-{n}")), n, d)
+            row = {"model": model, "n": n, "brian2": b, "brainkit": k,
+                   "ratio_run": round(k["run_s"] / b["run_s"], 3),
+                   "ratio_binary": round(k["binary_s"] / b["binary_s"], 3)}
+            rows.append(row)
+            print(f"{model:7s} N={n:6d} syn={b['n_syn']:9d} | brian2 compile {b['compile_s']:6.1f}s "
+                  f"run {b['run_s']:7.3f}s (binary {b['binary_s']:7.3f}s) {b['rate_hz']:6.2f} Hz | "
+                  f"brainkit compile {k['compile_s']:6.1f}s run {k['run_s']:7.3f}s (binary "
+                  f"{k['binary_s']:7.3f}s) {k['rate_hz']:6.2f} Hz | ratio run "
+                  f"{row['ratio_run']:.3f} binary {row['ratio_binary']:.3f} | "
+                  f"{(k['events_per_s'] or 0) / 1e6:.1f} M events/s", flush=True)
+            with open(os.path.join(args.out, "bench_networks.json"), "w") as f:
+                json.dump({"duration_ms": args.duration, "rows": rows,
+                           "cpus": os.cpu_count()}, f, indent=1)
+            with open(os.path.join(args.out, "bench_networks.md"), "w") as f:
+                f.write(table(rows, args.duration))
+    return rows
+
+
+def table(rows, duration_ms):
+    """The results as a markdown table."""
+    lines = [f"Simulated time {duration_ms:g} ms, dt 0.1 ms, cpp_standalone, "
+             f"{os.cpu_count()} CPUs.  run = device.run wall time (process start, loading "
+             "inputs, simulation, writing results); binary = simulation time the binary "
+             "measures itself.", "",
+             "| model | N | synapses | B2 compile s | BK compile s | B2 run s | BK run s | "
+             "B2 binary s | BK binary s | ratio run | ratio binary | rate Hz (B2/BK) | "
+             "events/s (BK) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        b, k = r["brian2"], r["brainkit"]
+        lines.append(f"| {r['model']} | {r['n']} | {b['n_syn']} | {b['compile_s']:.1f} | "
+                     f"{k['compile_s']:.1f} | {b['run_s']:.3f} | {k['run_s']:.3f} | "
+                     f"{b['binary_s']:.3f} | {k['binary_s']:.3f} | {r['ratio_run']:.3f} | "
+                     f"{r['ratio_binary']:.3f} | {b['rate_hz']:.2f} / {k['rate_hz']:.2f} | "
+                     f"{(k['events_per_s'] or 0):.3g} |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    sys.exit(0 if main() else 1)

@@ -1,0 +1,172 @@
+"""Benchmark: one training step (forward + exact backward), brainkit vs PyTorch autograd BPTT.
+
+The network is the recurrent theta-neuron network with gated synapses of
+:class:`brainkit.training.recurrent.RecurrentSNN` (2 input channels, 2 readouts), batch 16,
+T = 2000 steps of dt = 1 ms, N = 100, 300, 1000 neurons; the loss is the MSE of the readout
+against a smooth target.  Both implementations get the same parameters (``init_params(0)``)
+and inputs, written to an ``.npz`` file by this driver:
+
+* brainkit (``.venv``, Python 3.10): ``RecurrentSNN.loss_and_grad`` on ``cpp_standalone``
+  (compiled once, the compile is not timed) + the sparse discrete adjoint in numpy, float64;
+* PyTorch 2.13 CPU (``.venv-bench``, Python 3.11, a benchmark-only dependency:
+  ``benchmarks/torch_bptt.py``) autograd through the same forward-Euler map, float32.
+
+Each implementation runs in a fresh subprocess per N (so peak memory is its own), with the same
+number of threads (``--threads``, default 1), a warm-up step, then the median of ``--repeat``
+timed steps; the table also shows how far the two losses of the same step agree (the check that
+both compute the same model).  Peak memory is the peak resident set size
+of the process; for brainkit the compiled simulation runs as a child process and its peak is
+added.  Usage (what ``make bench`` runs)::
+
+    /root/.pyenv/versions/3.11.7/bin/python3.11 -m venv .venv-bench
+    .venv-bench/bin/pip install torch==2.13.0 numpy
+    .venv/bin/python benchmarks/bench_training.py [--sizes 100 300 1000] [--repeat 3]
+"""
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+DT, TAU_V, TAU_S, WIDTH = 1e-3, 10e-3, 10e-3, 1.0
+
+
+def make_data(path, n, steps, batch, seed=0):
+    """Parameters (``RecurrentSNN.init_params(seed)`` distributions) and smooth inputs."""
+    sys.path.insert(0, str(ROOT))
+    from brainkit.training.tasks import smooth_signal
+
+    rng = np.random.default_rng(seed)
+    p = {"U": rng.normal(0.0, 1.0 / np.sqrt(2), (n, 2)),
+         "W": rng.normal(0.0, 0.02 / np.sqrt(n), (n, n)),
+         "O": rng.normal(0.0, 0.05 / np.sqrt(n), (2, n)),
+         "I0": rng.uniform(-0.1, 0.6, n)}
+    x = smooth_signal(rng, batch, steps, 2, 20.0)
+    np.savez(path, x=x, target=x, dt=DT, tau_v=TAU_V, tau_s=TAU_S, width=WIDTH, **p)
+
+
+def worker_brainkit(data, repeat):
+    """Run in .venv: time loss_and_grad of RecurrentSNN on the data file; print JSON."""
+    from brian2 import ms
+
+    from brainkit.training.losses import mse
+    from brainkit.training.recurrent import RecurrentSNN
+
+    d = np.load(data)
+    x, target = d["x"], d["target"]
+    B, T, _ = x.shape
+    params = {k: d[k] for k in ("U", "W", "O", "I0")}
+    N = params["W"].shape[0]
+    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    t0 = time.perf_counter()
+    m = RecurrentSNN(2, N, 2, T, batch=B, dt=DT * 1000 * ms,
+                     neuron_params={"tau": TAU_V * 1000 * ms, "gate_width": WIDTH},
+                     synapse_params={"tau_s": TAU_S * 1000 * ms})
+    loss_fn = lambda o: mse(o, target)  # noqa: E731
+    loss, _, tr = m.loss_and_grad(params, x, loss_fn)  # compiles, warms up
+    first = time.perf_counter() - t0
+    times, parts = [], []
+    for _ in range(repeat):
+        t1 = time.perf_counter()
+        loss, g, tr = m.loss_and_grad(params, x, loss_fn)
+        times.append(time.perf_counter() - t1)
+        parts.append(dict(tr.timings, backward=m.last_backward.get("backward_s")))
+    zone = float(np.mean(m.last_backward.get("zone_fraction", np.nan))) \
+        if "zone_fraction" in m.last_backward else None
+    spikes = sum(len(i) for i, _ in tr.spikes)
+    m.close()
+    self_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    child_peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    print(json.dumps(dict(impl="brainkit", n=N, steps=T, batch=B, dtype="float64",
+                          seconds=sorted(times)[len(times) // 2], times=times, parts=parts,
+                          first_call_s=first, loss=float(loss), zone_fraction=zone,
+                          rate_hz=spikes / (B * N * T * DT),
+                          peak_rss_mib=self_peak + child_peak, self_peak_mib=self_peak,
+                          child_peak_mib=child_peak, base_rss_mib=base)))
+
+
+def run_json(cmd, timeout, env=None):
+    t0 = time.perf_counter()
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=ROOT, env=env)
+    if r.returncode != 0:
+        return {"error": (r.stderr or r.stdout).strip().splitlines()[-1:], "wall": time.perf_counter() - t0}
+    line = [ln for ln in r.stdout.splitlines() if ln.startswith("{")][-1]
+    return json.loads(line)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", type=int, nargs="+", default=[100, 300, 1000])
+    ap.add_argument("--steps", type=int, default=2000)
+    ap.add_argument("--batch", type=int, default=16)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--bench-python", default=str(ROOT / ".venv-bench" / "bin" / "python"))
+    ap.add_argument("--out", default=str(ROOT / "out" / "bench_training.json"))
+    ap.add_argument("--timeout", type=int, default=1800)
+    ap.add_argument("--threads", type=int, default=1,
+                    help="threads for both (torch.set_num_threads; OMP/BLAS threads of brainkit's "
+                         "numpy); 1 by default: on a shared 2-core machine torch's 2 spinning "
+                         "threads slow it down many times over")
+    ap.add_argument("--worker", choices=["brainkit"], help=argparse.SUPPRESS)
+    ap.add_argument("--data", help=argparse.SUPPRESS)
+    a = ap.parse_args(argv)
+    if a.worker:
+        worker_brainkit(a.data, a.repeat)
+        return 0
+    if not Path(a.bench_python).exists():
+        print(f"PyTorch venv not found at {a.bench_python}: create it with\n"
+              "  /root/.pyenv/versions/3.11.7/bin/python3.11 -m venv .venv-bench && "
+              ".venv-bench/bin/pip install torch==2.13.0 numpy", file=sys.stderr)
+        return 2
+    rows = []
+    env = dict(os.environ, OMP_NUM_THREADS=str(a.threads), OPENBLAS_NUM_THREADS=str(a.threads),
+               MKL_NUM_THREADS=str(a.threads))
+    print(f"one training step (forward + backward), batch {a.batch}, T = {a.steps}, "
+          f"dt = {DT * 1e3:g} ms, {a.threads} thread(s) each on {os.cpu_count()} CPUs; "
+          f"median of {a.repeat}; load average {os.getloadavg()[0]:.1f}")
+    hdr = (f"{'N':>5} | {'brainkit s':>10} {'torch s':>8} {'speed-up':>8} | "
+           f"{'brainkit MiB':>12} {'torch MiB':>9} {'mem ratio':>9} | {'zone %':>6} {'Hz':>5} "
+           f"{'loss rel.diff':>13}")
+    print(hdr)
+    print("-" * len(hdr))
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in a.sizes:
+            data = os.path.join(tmp, f"data_{n}.npz")
+            make_data(data, n, a.steps, a.batch)
+            bk = run_json([sys.executable, str(HERE / "bench_training.py"), "--worker",
+                           "brainkit", "--data", data, "--repeat", str(a.repeat)], a.timeout, env)
+            pt = run_json([a.bench_python, str(HERE / "torch_bptt.py"), "--n", str(n),
+                           "--data", data, "--repeat", str(a.repeat), "--threads",
+                           str(a.threads)], a.timeout, env)
+            rows.append(dict(n=n, brainkit=bk, torch=pt))
+            if "error" in bk or "error" in pt:
+                print(f"{n:>5} | error: brainkit {bk.get('error')} torch {pt.get('error')}")
+                continue
+            zone = bk.get("zone_fraction")
+            print(f"{n:>5} | {bk['seconds']:>10.3f} {pt['seconds']:>8.3f} "
+                  f"{pt['seconds'] / bk['seconds']:>7.2f}x | {bk['peak_rss_mib']:>12.0f} "
+                  f"{pt['peak_rss_mib']:>9.0f} {pt['peak_rss_mib'] / bk['peak_rss_mib']:>8.2f}x | "
+                  f"{'' if zone is None else f'{100 * zone:6.2f}':>6} {bk['rate_hz']:>5.1f} "
+                  f"{abs(pt['loss'] - bk['loss']) / abs(bk['loss']):>13.1e}", flush=True)
+    Path(a.out).parent.mkdir(parents=True, exist_ok=True)
+    tmpf = a.out + ".tmp"
+    with open(tmpf, "w") as f:
+        json.dump(rows, f, indent=1)
+    os.replace(tmpf, a.out)
+    print(f"speed-up = torch time / brainkit time; mem ratio = torch peak RSS / brainkit peak "
+          f"RSS (brainkit: Python + simulation binary); loss rel.diff: torch float32 vs brainkit "
+          f"float64 loss of the same step (same model, same numbers).  Details: {a.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,236 @@
+"""Connection rules as pure numpy functions: every rule returns index arrays ``(i, j)`` (and,
+for the convolution, the weight ``w`` of every synapse), drawn once with a seed when a network
+is described.  :meth:`brainkit.Network.connect` uses them and builds the Brian2 ``Synapses``
+with ``connect(i=..., j=...)``, so a compiled binary never re-draws its connectivity.
+
+=============================  ==============================================================
+:func:`all_to_all`             every pre to every post
+:func:`one_to_one`             pre k to post k
+:func:`fixed_probability`      each pair independently with probability p
+:func:`fixed_in_degree`        each post neuron gets exactly k distinct random pre neurons
+:func:`distance_gaussian`      2-D sheet, p(d) = p0 exp(-d^2 / (2 sigma^2)), optional torus
+:func:`conv2d`                 a shared kernel over an image-shaped population (PyTorch's
+                               ``Conv2d`` / TF's ``conv2d``: stride, zero padding)
+:func:`grid_positions`         positions of neurons on a rectangular grid
+=============================  ==============================================================
+
+Indices of image-shaped populations follow numpy's C order of the shape ``(H, W, C)``:
+neuron ``(y, x, c)`` has the index ``(y * W + x) * C + c``.
+"""
+
+from __future__ import annotations
+
+from typing import Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+__all__ = ["all_to_all", "one_to_one", "fixed_probability", "fixed_in_degree",
+           "grid_positions", "pairwise_distances", "distance_gaussian", "conv2d",
+           "conv2d_output_shape"]
+
+
+def _n(n, what) -> int:
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
+        raise ValueError(f"{what} must be a non-negative integer, got {n!r}")
+    return int(n)
+
+
+def all_to_all(n_pre: int, n_post: int, allow_autapses: bool = True):
+    """Every pair ``(i, j)``; ``allow_autapses=False`` leaves out ``i == j``."""
+    n_pre, n_post = _n(n_pre, "n_pre"), _n(n_post, "n_post")
+    i, j = (a.ravel() for a in np.meshgrid(np.arange(n_pre), np.arange(n_post), indexing="ij"))
+    if not allow_autapses:
+        keep = i != j
+        i, j = i[keep], j[keep]
+    return i, j
+
+
+def one_to_one(n: int):
+    """Pre neuron k to post neuron k."""
+    n = _n(n, "n")
+    return np.arange(n), np.arange(n)
+
+
+def fixed_probability(n_pre: int, n_post: int, p: float, seed=None,
+                      allow_autapses: bool = True):
+    """Each pair independently with probability ``p`` (Bernoulli; the number of synapses is
+    Binomial(n_pre n_post, p))."""
+    n_pre, n_post = _n(n_pre, "n_pre"), _n(n_post, "n_post")
+    if not 0 <= p <= 1:
+        raise ValueError(f"connection probability p must lie in [0, 1], got {p}")
+    rng = np.random.default_rng(seed)
+    mask = rng.random((n_pre, n_post)) < p
+    if not allow_autapses:
+        np.fill_diagonal(mask, False)
+    return np.nonzero(mask)
+
+
+def fixed_in_degree(n_pre: int, n_post: int, k: int, seed=None, allow_autapses: bool = True):
+    """Each post neuron ``j`` gets exactly ``k`` distinct pre neurons, drawn uniformly without
+    replacement (so ``k <= n_pre``, or ``n_pre - 1`` without autapses).
+
+    Returns ``(i, j)`` sorted by ``j``; ``np.bincount(j) == k`` for every post neuron.
+    """
+    n_pre, n_post, k = _n(n_pre, "n_pre"), _n(n_post, "n_post"), _n(k, "in-degree k")
+    available = n_pre if allow_autapses else n_pre - 1
+    if k > available:
+        raise ValueError(f"in-degree k = {k} exceeds the {available} distinct pre neurons "
+                         "available" + ("" if allow_autapses else " (autapses excluded)"))
+    rng = np.random.default_rng(seed)
+    if k == 0 or n_post == 0:
+        return np.zeros(0, int), np.zeros(0, int)
+    # the k smallest of n_pre random keys per post neuron: a uniform k-subset, vectorised over
+    # blocks of post neurons (at most ~4e6 keys in memory at a time)
+    block = max(1, 4_000_000 // max(n_pre, 1))
+    pre = np.empty((n_post, k), dtype=np.int64)
+    for start in range(0, n_post, block):
+        stop = min(n_post, start + block)
+        keys = rng.random((stop - start, n_pre))
+        if not allow_autapses:
+            post = np.arange(start, stop)
+            inside = post < n_pre
+            keys[np.flatnonzero(inside), post[inside]] = np.inf
+        chunk = np.argpartition(keys, k - 1, axis=1)[:, :k]
+        chunk.sort(axis=1)
+        pre[start:stop] = chunk
+    return pre.ravel(), np.repeat(np.arange(n_post), k)
+
+
+def grid_positions(shape: Sequence[int], spacing: float = 1.0) -> np.ndarray:
+    """Positions ``(n, 2)`` of ``rows x cols`` neurons on a grid with ``spacing``; neuron
+    ``r * cols + c`` sits at ``(c * spacing, r * spacing)``."""
+    if len(shape) != 2:
+        raise ValueError(f"a 2-D grid shape is (rows, cols), got {tuple(shape)}")
+    rows, cols = (_n(s, "grid size") for s in shape)
+    y, x = np.meshgrid(np.arange(rows), np.arange(cols), indexing="ij")
+    return np.column_stack([x.ravel(), y.ravel()]).astype(float) * spacing
+
+
+def pairwise_distances(pos_pre: np.ndarray, pos_post: np.ndarray,
+                       periodic: Optional[Sequence[float]] = None) -> np.ndarray:
+    """Euclidean distances ``(n_pre, n_post)`` between 2-D positions; with
+    ``periodic = (Lx, Ly)`` on a torus: each coordinate difference is wrapped,
+    dx <- min(|dx|, Lx - |dx|)."""
+    a, b = np.asarray(pos_pre, float), np.asarray(pos_post, float)
+    for name, p in (("pre", a), ("post", b)):
+        if p.ndim != 2 or p.shape[1] != 2:
+            raise ValueError(f"{name} positions must have shape (n, 2), got {p.shape}")
+    d = np.abs(a[:, None, :] - b[None, :, :])
+    if periodic is not None:
+        L = np.asarray(periodic, float)
+        if L.shape != (2,) or np.any(L <= 0):
+            raise ValueError(f"periodic must be the sheet's size (Lx, Ly) > 0, got {periodic}")
+        d = np.mod(d, L)
+        d = np.minimum(d, L - d)
+    return np.sqrt((d ** 2).sum(axis=2))
+
+
+def distance_gaussian(pos_pre, pos_post, p0: float, sigma: float, seed=None,
+                      periodic: Optional[Sequence[float]] = None, allow_autapses: bool = True):
+    """Distance-dependent random connectivity on a 2-D sheet:
+
+    .. math::  p(d_{ij}) = p_0 \\exp\\left(-\\frac{d_{ij}^2}{2\\sigma^2}\\right)
+
+    each pair drawn independently.  ``pos_pre``/``pos_post`` are ``(n, 2)`` arrays (e.g. from
+    :func:`grid_positions`); ``periodic = (Lx, Ly)`` wraps distances on a torus.
+    ``allow_autapses=False`` leaves out ``i == j`` (for a population connected to itself).
+    """
+    if not 0 <= p0 <= 1:
+        raise ValueError(f"p0 must lie in [0, 1], got {p0}")
+    if not sigma > 0:
+        raise ValueError(f"sigma must be > 0, got {sigma}")
+    d = pairwise_distances(pos_pre, pos_post, periodic)
+    prob = p0 * np.exp(-d ** 2 / (2 * sigma ** 2))
+    rng = np.random.default_rng(seed)
+    mask = rng.random(prob.shape) < prob
+    if not allow_autapses:
+        np.fill_diagonal(mask, False)
+    return np.nonzero(mask)
+
+
+def _pair(x, what) -> Tuple[int, int]:
+    if np.ndim(x) == 0:
+        x = (x, x)
+    if len(x) != 2:
+        raise ValueError(f"{what} must be an int or a pair (y, x), got {x!r}")
+    return tuple(_n(int(v), what) for v in x)
+
+
+def conv2d_output_shape(in_shape, kernel_shape, stride=1, padding=0) -> Tuple[int, int, int]:
+    """``(H', W', C_out)`` of :func:`conv2d`:  H' = floor((H + 2 p_y - K_y) / s_y) + 1."""
+    H, W, C_in = (int(v) for v in in_shape)
+    Ky, Kx, C_in_k, C_out = (int(v) for v in kernel_shape)
+    if C_in_k != C_in:
+        raise ValueError(f"kernel has {C_in_k} input channels, the pre population {C_in} "
+                         f"(shape {tuple(in_shape)})")
+    sy, sx = _pair(stride, "stride")
+    py, px = _pair(padding, "padding")
+    if sy == 0 or sx == 0:
+        raise ValueError("stride must be >= 1")
+    Ho, Wo = (H + 2 * py - Ky) // sy + 1, (W + 2 * px - Kx) // sx + 1
+    if Ho < 1 or Wo < 1:
+        raise ValueError(f"kernel {Ky}x{Kx} does not fit the padded {H + 2 * py}x{W + 2 * px} "
+                         "input")
+    return Ho, Wo, C_out
+
+
+def conv2d(in_shape: Sequence[int], kernel, stride: Union[int, Sequence[int]] = 1,
+           padding: Union[int, str, Sequence[int]] = 0):
+    """A convolutional layer as synapses: the shared ``kernel`` of shape
+    ``(K_y, K_x, C_in, C_out)`` over a pre population of shape ``in_shape = (H, W, C_in)``.
+
+    The summed input of post neuron ``(y', x', o)`` is the cross-correlation of deep learning
+    (PyTorch ``Conv2d``, TF ``conv2d``; no kernel flip) with zero padding:
+
+    .. math::  u_{y'x'o} = \\sum_{c, a, b} K_{a b c o}\\, x_{(s_y y' + a - p_y),
+               (s_x x' + b - p_x), c}
+
+    terms with the pre position outside the image (in the padding) are left out.  ``padding``
+    is an int, a pair, ``'valid'`` (0) or ``'same'`` (stride 1, odd kernel: (K - 1)/2).
+    Zero kernel entries make no synapse.
+
+    Returns
+    -------
+    i, j, w, out_shape
+        pre and post indices (C order of ``(H, W, C)``), the weight of every synapse (with the
+        kernel's units if it has any) and the post shape ``(H', W', C_out)``.
+    """
+    from brian2.units.fundamentalunits import Quantity
+
+    unit = None
+    if isinstance(kernel, Quantity):
+        from brian2 import get_unit
+
+        unit = get_unit(kernel.dim)
+        K = np.asarray(kernel / unit, dtype=float)
+    else:
+        K = np.asarray(kernel, dtype=float)
+    if K.ndim != 4:
+        raise ValueError(f"kernel must have shape (K_y, K_x, C_in, C_out), got {K.shape}")
+    if len(in_shape) != 3:
+        raise ValueError(f"in_shape must be (H, W, C_in), got {tuple(in_shape)}")
+    H, W, C_in = (_n(int(v), "in_shape") for v in in_shape)
+    Ky, Kx = K.shape[:2]
+    if isinstance(padding, str):
+        if padding == "valid":
+            padding = 0
+        elif padding == "same":
+            if _pair(stride, "stride") != (1, 1) or Ky % 2 == 0 or Kx % 2 == 0:
+                raise ValueError("padding='same' needs stride 1 and an odd kernel size")
+            padding = ((Ky - 1) // 2, (Kx - 1) // 2)
+        else:
+            raise ValueError(f"padding must be an int, a pair, 'valid' or 'same', got {padding!r}")
+    Ho, Wo, C_out = conv2d_output_shape((H, W, C_in), K.shape, stride, padding)
+    sy, sx = _pair(stride, "stride")
+    py, px = _pair(padding, "padding")
+    yo, xo, a, b, c, o = np.meshgrid(np.arange(Ho), np.arange(Wo), np.arange(Ky), np.arange(Kx),
+                                     np.arange(C_in), np.arange(C_out), indexing="ij")
+    yi, xi = sy * yo + a - py, sx * xo + b - px
+    w = K[a, b, c, o]
+    keep = (yi >= 0) & (yi < H) & (xi >= 0) & (xi < W) & (w != 0)
+    i = ((yi * W + xi) * C_in + c)[keep]
+    j = ((yo * Wo + xo) * C_out + o)[keep]
+    w = w[keep]
+    order = np.lexsort((i, j))
+    i, j, w = i[order].astype(int), j[order].astype(int), w[order]
+    return i, j, (w * unit if unit is not None else w), (Ho, Wo, C_out)

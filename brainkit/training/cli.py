@@ -1,0 +1,195 @@
+"""``brainkit train TASK --out DIR [--quick] [--resume] [--steps N] [--seed S] [--backend B]``.
+
+Trains a recurrent theta-neuron network with gated synapses on ``xor`` (delayed-memory XOR) or
+``autoencode`` by exact gradients (:class:`~brainkit.training.recurrent.RecurrentSNN`), with the
+settings of :data:`brainkit.training.tasks.HYPER`, and writes to ``DIR``:
+
+``checkpoint.npz``   training state every 25 steps (``--resume`` continues from it)
+``metrics.json``     task, train_loss, test_accuracy (xor) or test_nmse (autoencode), steps,
+                     seconds, chance level, settings
+``network.h5``       the trained network (:func:`brainkit.netfile.save_network`)
+``loss.png``, ``raster.png``, ``readout.png``   plots (:mod:`brainkit.training.plots`)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Dict, Optional, Tuple
+
+import numpy as np
+
+from .optim import Adam, Schedule
+from .tasks import COMMON, HYPER, Batch, Task, get_task, lr_scale
+from .trainer import TrainingDiverged, Trainer
+
+
+def settings(task_name: str, quick: bool = False, steps: Optional[int] = None) -> dict:
+    """The run's settings: :data:`HYPER` of the task (quick or full) + :data:`COMMON`."""
+    h = dict(COMMON)
+    h.update(HYPER[task_name]["quick" if quick else "full"])
+    if steps is not None:
+        if steps < 1:
+            raise ValueError(f"--steps must be >= 1, got {steps}")
+        h["steps"] = int(steps)
+    h["lr_scale"] = lr_scale(h["n_hidden"])
+    return h
+
+
+def build_model(task: Task, h: dict, backend: str = "cpp_standalone", build_dir=None):
+    """The :class:`RecurrentSNN` of a task with settings ``h``."""
+    from brian2 import ms, second
+
+    from .recurrent import RecurrentSNN
+
+    return RecurrentSNN(task.n_in, h["n_hidden"], task.n_out, task.steps, batch=h["batch"],
+                        dt=h["dt"] * second, neuron="theta", synapse="gated",
+                        neuron_params={"tau": h["tau_v"] * 1000 * ms,
+                                       "gate_width": h["gate_width"]},
+                        synapse_params={"tau_s": h["tau_s"] * 1000 * ms},
+                        backend=backend, build_dir=build_dir)
+
+
+def build_optimizer(h: dict) -> Adam:
+    sched = Schedule(h["lr"], "cosine", total=h["steps"], warmup=h["warmup"], lr_min=h["lr_min"])
+    return Adam(sched, clip_norm=h["clip_norm"], lr_scale=h["lr_scale"])
+
+
+def evaluate(model, task: Task, params, seed: int, trials: int) -> Tuple[float, np.ndarray, Batch, object]:
+    """Score on ``trials`` held-out trials (run in batches of the model's batch size).
+
+    Returns the score, the readout of all trials, the concatenated batch and the trace of the
+    first batch (for plots)."""
+    B = model.batch
+    nb = max(1, -(-trials // B))
+    big = task.test_batch(seed, nb * B)
+    outs, first = [], None
+    for k in range(nb):
+        sl = slice(k * B, (k + 1) * B)
+        tr = model.forward(params, big.x[sl])
+        outs.append(tr.o)
+        if first is None:
+            first = tr
+    o = np.concatenate(outs)
+    return task.score(o, big), o, big, first
+
+
+def network_spec(model, params: Dict[str, np.ndarray], task: Task, h: dict, metadata: dict):
+    """The trained network as a :class:`brainkit.netfile.NetworkSpec` (see the netfile
+    contract: input ``in``, population ``hidden``, connections ``in->hidden`` (U^T) and
+    ``hidden->hidden`` (W^T, seconds), bias ``I0``, readout ``out`` of ``s``)."""
+    from brian2 import second
+
+    from ..netfile import ConnectionSpec, InputSpec, NetworkSpec, PopulationSpec, ReadoutSpec
+
+    nm, sm = model.neuron, model.synapse
+    N = model.n_hidden
+    pparams = dict(nm.parameters)
+    pparams["I0"] = np.asarray(params["I0"], dtype=float)
+    spec = NetworkSpec(dt=h["dt"] * second, metadata=metadata)
+    spec.inputs["in"] = InputSpec("in", task.n_in, "current")
+    spec.populations["hidden"] = PopulationSpec(
+        name="hidden", model=nm.name, n=N, equations=nm.equations, threshold=nm.threshold,
+        reset=nm.reset, refractory=None, method=nm.method, parameters=pparams,
+        initial=dict(nm.initial))
+    spec.connections["in->hidden"] = ConnectionSpec(
+        "in->hidden", "in", "hidden", "current", np.asarray(params["U"]).T.copy(), "1", {})
+    spec.connections["hidden->hidden"] = ConnectionSpec(
+        "hidden->hidden", "hidden", "hidden", sm.name, np.asarray(params["W"]).T.copy(),
+        "second", dict(sm.parameters))
+    spec.readouts["out"] = ReadoutSpec("out", "hidden", "s", np.asarray(params["O"]).copy(), None)
+    return spec
+
+
+def _write_json(path: Path, obj) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=".metrics-", suffix=".json", dir=path.parent)
+    with os.fdopen(fd, "w") as f:
+        json.dump(obj, f, indent=2)
+        f.write("\n")
+    os.replace(tmp, path)
+
+
+def train(task_name: str, out, quick: bool = False, resume: bool = False,
+          steps: Optional[int] = None, seed: int = 0, backend: str = "cpp_standalone",
+          progress: bool = True, plots: bool = True, model=None) -> dict:
+    """Train, evaluate, save; returns the metrics (also written to ``out/metrics.json``).
+
+    ``model`` may be passed to reuse an already compiled network with the same settings.
+    Raises :class:`TrainingDiverged` if training diverges (the last checkpoint is kept).
+    """
+    from ..netfile import save_network
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    task = get_task(task_name)
+    h = settings(task_name, quick, steps)
+    own_model = model is None
+    if own_model:
+        model = build_model(task, h, backend)
+    try:
+        config = dict(task=task_name, quick=bool(quick), **{k: v for k, v in h.items()
+                                                             if k not in ("steps", "test_trials")})
+        trainer = Trainer(model, task, out, steps=h["steps"], batch=h["batch"], seed=seed,
+                          optimizer=build_optimizer(h), checkpoint_every=h["checkpoint_every"],
+                          diverge_factor=h["diverge_factor"], progress=progress, config=config)
+        state = trainer.run(resume=resume)
+        t0 = time.perf_counter()
+        score, o, batch, trace = evaluate(model, task, state.params, seed, h["test_trials"])
+        eval_s = time.perf_counter() - t0
+        rates = [len(i) / (model.n_hidden * task.steps * task.dt) for i, _ in trace.spikes]
+        losses = state.losses
+        metrics = {
+            "task": task_name,
+            "train_loss": float(np.mean(losses[-10:])),
+            "train_loss_first": float(losses[0]) if losses else None,
+            task.metric: float(score),
+            "chance": task.chance(),
+            "steps": int(state.step),
+            "seconds": round(state.seconds, 2),
+            "seconds_per_step": round(state.seconds / max(state.step, 1), 4),
+            "eval_seconds": round(eval_s, 2),
+            "test_trials": int(len(o)),
+            "mean_rate_hz": float(np.mean(rates)),
+            "seed": seed,
+            "backend": model.backend,
+            "quick": bool(quick),
+            "settings": {k: v for k, v in h.items()},
+        }
+        meta = dict(task=task_name, steps=int(state.step), seed=seed, losses=[float(x) for x in losses],
+                    gate_width=h["gate_width"], tau_s=h["tau_s"], tau_v=h["tau_v"], dt=h["dt"],
+                    trial_steps=task.steps, metric=task.metric, score=float(score),
+                    trained_by="brainkit train")
+        save_network(out / "network.h5", network_spec(model, state.params, task, h, meta))
+        if plots:
+            from . import plots as P
+
+            P.loss_curve(losses, out / "loss.png", title=f"{task_name}: training loss")
+            P.spike_raster(trace, out / "raster.png", trial=0, dt=task.dt,
+                           title=f"{task_name}: hidden spikes (held-out trial 0)")
+            P.readout(o[: min(4, len(o))], batch, task, out / "readout.png")
+        _write_json(out / "metrics.json", metrics)
+        return metrics
+    finally:
+        if own_model:
+            model.close()
+
+
+def main(args) -> int:
+    """Entry point of ``brainkit train`` (``args`` from :mod:`brainkit.cli`)."""
+    t0 = time.perf_counter()
+    try:
+        m = train(args.task, args.out, quick=args.quick, resume=args.resume, steps=args.steps,
+                  seed=args.seed, backend=args.backend)
+    except TrainingDiverged as e:
+        print(f"brainkit train: {e}", file=sys.stderr)
+        return 1
+    task = get_task(args.task)
+    print(f"{args.task}: {task.metric} = {m[task.metric]:.4f} (chance {m['chance']:.2f}), "
+          f"train loss {m['train_loss']:.4f}, {m['steps']} steps in {m['seconds']:.1f} s "
+          f"(total {time.perf_counter() - t0:.1f} s)")
+    print(f"results in {args.out}: metrics.json, network.h5, loss.png, raster.png, readout.png")
+    return 0

@@ -1,0 +1,315 @@
+"""Training tasks for recurrent spiking networks (Huh & Sejnowski 2018, section 4).
+
+A task generates trial batches (inputs, targets, masks), builds the loss of a batch and scores
+a readout.  Every generator draws from a :class:`numpy.random.Generator` handed in, so a seed
+fixes the data; the held-out test set comes from its own seed stream
+(:meth:`Task.test_batch`), never from the training stream.
+
+=================== ==========================================================================
+:class:`Autoencode` reproduce a smooth random multi-dimensional input signal at the readout;
+                    scored by the NMSE on held-out signals
+:class:`DelayedXOR` two +/- input pulses separated by random delays longer than every time
+                    constant of the network, then a go cue: answer XOR of the two signs;
+                    scored by the accuracy on held-out trials
+=================== ==========================================================================
+
+Each task also carries the network and optimiser settings it was tuned with
+(:attr:`Task.hyper`, documented in the class docstrings), the ``full`` and ``quick`` variants
+that ``brainkit train TASK [--quick]`` uses.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Dict, Optional, Tuple
+
+import numpy as np
+
+from .losses import cross_entropy, mse, nmse, window_mean
+
+
+class TaskError(ValueError):
+    """A task was configured wrongly (bad delays, sizes, ...)."""
+
+
+@dataclass
+class Batch:
+    """A batch of trials.
+
+    Attributes
+    ----------
+    x : array (batch, steps, n_in)
+        Input current channels (dimensionless, multiplied by the input weights ``U``).
+    target : array (batch, steps, n_out) or None
+        Target readout (auto-encoding).
+    mask : array (batch, steps)
+        Time steps that count in the loss (the answer window for XOR).
+    labels : int array (batch,) or None
+        Class of each trial (XOR: 1 when the two pulses have different signs).
+    info : dict
+        Per-trial details (delays, pulse signs, ...) for plots and tests.
+    """
+
+    x: np.ndarray
+    mask: np.ndarray
+    target: Optional[np.ndarray] = None
+    labels: Optional[np.ndarray] = None
+    info: Dict[str, np.ndarray] = field(default_factory=dict)
+
+
+class Task:
+    """Base class: see :class:`Autoencode` and :class:`DelayedXOR`."""
+
+    name = "task"
+    metric = "metric"  # name of the held-out score in metrics.json
+    n_in = n_out = steps = 0
+    dt = 1e-3  # seconds
+
+    def sample(self, rng: np.random.Generator, batch: int) -> Batch:  # pragma: no cover
+        raise NotImplementedError
+
+    def loss_fn(self, batch: Batch) -> Callable[[np.ndarray], tuple]:  # pragma: no cover
+        """``loss_fn(o) -> (loss, dloss_do)`` for the readout ``o`` of ``batch``."""
+        raise NotImplementedError
+
+    def score(self, o: np.ndarray, batch: Batch) -> float:  # pragma: no cover
+        raise NotImplementedError
+
+    def chance(self) -> float:  # pragma: no cover
+        """The score of a network that learnt nothing (the bar to beat)."""
+        raise NotImplementedError
+
+    def test_batch(self, seed: int, batch: int) -> Batch:
+        """Held-out trials: drawn from the seed stream ``(seed, 1)``; training uses ``(seed, 0)``."""
+        return self.sample(np.random.default_rng(np.random.SeedSequence([seed, 1])), batch)
+
+    @staticmethod
+    def train_rng(seed: int) -> np.random.Generator:
+        """The training data stream of ``seed`` (independent of :meth:`test_batch`)."""
+        return np.random.default_rng(np.random.SeedSequence([seed, 0]))
+
+    def _check_batch(self, batch: int) -> None:
+        if int(batch) != batch or batch < 1:
+            raise TaskError(f"{self.name}: batch must be a positive integer, got {batch}")
+
+
+# --------------------------------------------------------------------------- auto-encoding
+def smooth_signal(rng: np.random.Generator, batch: int, steps: int, channels: int,
+                  sigma_steps: float, amplitude: float = 1.0) -> np.ndarray:
+    r"""Smooth Gaussian random signals: white noise filtered by a Gaussian kernel.
+
+    .. math:: x(t) = A \sum_k \kappa(k)\, \xi(t - k), \quad
+              \kappa(k) \propto e^{-k^2 / 2\sigma^2}, \quad \sum_k \kappa(k)^2 = 1
+
+    with :math:`\xi` unit white noise, so :math:`x` is stationary with zero mean, standard
+    deviation :math:`A` and autocorrelation :math:`e^{-\tau^2/4\sigma^2}`.
+
+    Returns an array ``(batch, steps, channels)``.
+    """
+    if sigma_steps <= 0:
+        raise TaskError(f"sigma_steps must be > 0, got {sigma_steps}")
+    half = int(np.ceil(4 * sigma_steps))
+    k = np.arange(-half, half + 1)
+    kern = np.exp(-0.5 * (k / sigma_steps) ** 2)
+    kern /= np.sqrt(np.sum(kern ** 2))
+    noise = rng.standard_normal((batch, steps + 2 * half, channels))
+    # 'valid' convolution along time for every trial and channel
+    out = np.empty((batch, steps, channels))
+    for b in range(batch):
+        for c in range(channels):
+            out[b, :, c] = np.convolve(noise[b, :, c], kern, mode="valid")
+    return amplitude * out
+
+
+class Autoencode(Task):
+    r"""Auto-encoding: the readout must reproduce a smooth random input signal.
+
+    The input is ``n_in = n_out = channels`` smooth Gaussian signals (:func:`smooth_signal`)
+    fed as currents :math:`U x(t)`; the target of the readout :math:`o = O s` is the input
+    itself, :math:`o^*(t) = x(t)`, the *predictive coding / auto-encoding* task of Huh &
+    Sejnowski (2018).  The loss is the mean squared error after a ``washout`` (the network
+    starts from rest and cannot be judged before it has responded); the score is the
+    normalised MSE :math:`\sum (o - x)^2 / \sum (x - \bar x)^2` on held-out signals
+    (0 = perfect; 1 = what the best constant readout scores).
+
+    Settings and why (``dt = 1 ms``):
+
+    * ``sigma = 50 ms`` correlation width of the signal, five times the synaptic time
+      constant ``tau_s = 10 ms``: the readout is a sum of traces ``s`` that lag the drive by
+      about ``tau_s``, and a lag ``d`` alone costs an NMSE of
+      :math:`2(1 - e^{-d^2/4\sigma^2})` (0.12 at ``sigma = 20 ms``, 0.02 at 50 ms), so the
+      signal must be slow against ``tau_s`` for NMSE <= 0.05 to be reachable; a 300 ms trial
+      still holds ~6 independent stretches;
+    * amplitude 1, 2 channels: needs neurons tuned to both signs of both channels;
+    * ``washout = 30 ms`` = three time constants (the network starts from rest);
+    * network and optimiser: see :data:`~brainkit.training.tasks.HYPER`.
+    """
+
+    name = "autoencode"
+    metric = "test_nmse"
+
+    def __init__(self, channels: int = 2, steps: int = 300, dt: float = 1e-3,
+                 sigma: float = 50e-3, amplitude: float = 1.0, washout: float = 30e-3):
+        if channels < 1 or steps < 2:
+            raise TaskError("autoencode: channels >= 1 and steps >= 2 needed")
+        if washout / dt >= steps:
+            raise TaskError(f"autoencode: washout {washout} s leaves no step of {steps} to score")
+        self.n_in = self.n_out = int(channels)
+        self.steps, self.dt = int(steps), float(dt)
+        self.sigma, self.amplitude, self.washout = float(sigma), float(amplitude), float(washout)
+
+    def sample(self, rng, batch):
+        self._check_batch(batch)
+        x = smooth_signal(rng, batch, self.steps, self.n_in, self.sigma / self.dt, self.amplitude)
+        mask = np.ones((batch, self.steps))
+        mask[:, : int(round(self.washout / self.dt))] = 0.0
+        return Batch(x=x, target=x.copy(), mask=mask)
+
+    def loss_fn(self, batch):
+        return lambda o: mse(o, batch.target, batch.mask)
+
+    def score(self, o, batch):
+        """NMSE of the readout against the target over the scored steps."""
+        return nmse(o, batch.target, batch.mask)
+
+    def chance(self):
+        return 1.0
+
+
+# --------------------------------------------------------------------------- delayed XOR
+class DelayedXOR(Task):
+    r"""Delayed-memory XOR (Huh & Sejnowski 2018, Fig. 4).
+
+    Input channel 0 carries two pulses of amplitude :math:`\pm a` (signs drawn independently
+    and uniformly), channel 1 a go cue.  Time line of a trial (``dt = 1 ms``)::
+
+        |--onset--|pulse 1|---delay 1---|pulse 2|---delay 2---|go|..answer..|
+
+    Both delays are drawn uniformly per trial (delay 1 from ``[delay_min, delay_max]``,
+    delay 2 from ``go_delay``, by default the same range), so the
+    network cannot answer from timing alone; every trial has the same length (the go cue
+    comes at ``onset + 2 pulse + delay 1 + delay 2``, the rest is padded).  The answer is read
+    in the window ``[go + answer_start, go + answer_start + answer_len)`` from two readout
+    channels: the class is the larger time-averaged readout; class 1 (*different signs*) is
+    XOR of the signs.  Loss: softmax cross-entropy of the window-averaged readout
+    (:func:`~brainkit.training.losses.cross_entropy`); score: accuracy on held-out trials
+    (chance 0.5).
+
+    Settings and why:
+
+    * ``delay_min = 30 ms`` and ``delay_max = 60 ms``, 3-6 times the longest time constant
+      (``tau_v = tau_s = 10 ms``): a pulse's direct effect on ``v`` and ``s`` has decayed to
+      below :math:`e^{-3}` = 5 % when the next event comes, so the sign must be held by
+      recurrent dynamics, not by a synaptic trace (longer delays make the task harder to
+      learn, not different in kind, and every step of trial costs training time);
+    * pulses of 20 ms, amplitude 1: long and strong enough to switch the state of a theta
+      neuron (time constant 10 ms);
+    * go cue of 20 ms; answer window 10-40 ms after the go cue onset (the network gets
+      10 ms to react);
+    * network and optimiser: see :data:`~brainkit.training.tasks.HYPER`.
+    """
+
+    name = "xor"
+    metric = "test_accuracy"
+
+    def __init__(self, dt: float = 1e-3, onset: float = 10e-3, pulse: float = 20e-3,
+                 delay_min: float = 30e-3, delay_max: float = 60e-3, go: float = 20e-3,
+                 answer_start: float = 10e-3, answer_len: float = 30e-3,
+                 amplitude: float = 1.0, go_delay: Optional[Tuple[float, float]] = None):
+        if not (0 < delay_min <= delay_max):
+            raise TaskError(f"xor: need 0 < delay_min <= delay_max, got {delay_min}, {delay_max}")
+        if min(pulse, go, answer_len) <= 0 or onset < 0 or answer_start < 0:
+            raise TaskError("xor: pulse, go and answer_len must be > 0; onset, answer_start >= 0")
+        self.dt = float(dt)
+        st = lambda t: int(round(t / self.dt))  # noqa: E731
+        self.onset, self.pulse, self.go = st(onset), st(pulse), st(go)
+        self.delay_min, self.delay_max = st(delay_min), st(delay_max)
+        self.answer_start, self.answer_len = st(answer_start), st(answer_len)
+        self.amplitude = float(amplitude)
+        gmin, gmax = go_delay if go_delay is not None else (delay_min, delay_max)
+        if not (0 <= gmin <= gmax):
+            raise TaskError(f"xor: need 0 <= go_delay min <= max, got {go_delay}")
+        self.go_delay_min, self.go_delay_max = st(gmin), st(gmax)
+        self.n_in, self.n_out = 2, 2
+        self.steps = (self.onset + 2 * self.pulse + self.delay_max + self.go_delay_max
+                      + max(self.go, self.answer_start + self.answer_len))
+
+    def sample(self, rng, batch):
+        self._check_batch(batch)
+        signs = rng.choice(np.array([-1.0, 1.0]), size=(batch, 2))
+        delays = np.stack([rng.integers(self.delay_min, self.delay_max + 1, size=batch),
+                           rng.integers(self.go_delay_min, self.go_delay_max + 1, size=batch)], 1)
+        x = np.zeros((batch, self.steps, 2))
+        mask = np.zeros((batch, self.steps))
+        p1 = np.full(batch, self.onset)
+        p2 = p1 + self.pulse + delays[:, 0]
+        go = p2 + self.pulse + delays[:, 1]
+        for b in range(batch):
+            x[b, p1[b]: p1[b] + self.pulse, 0] = self.amplitude * signs[b, 0]
+            x[b, p2[b]: p2[b] + self.pulse, 0] = self.amplitude * signs[b, 1]
+            x[b, go[b]: go[b] + self.go, 1] = self.amplitude
+            a = go[b] + self.answer_start
+            mask[b, a: a + self.answer_len] = 1.0
+        labels = (signs[:, 0] != signs[:, 1]).astype(np.int64)
+        return Batch(x=x, mask=mask, labels=labels,
+                     info=dict(signs=signs, delays=delays, pulse1=p1, pulse2=p2, go=go))
+
+    def loss_fn(self, batch):
+        return lambda o: cross_entropy(o, batch.labels, batch.mask)
+
+    def predict(self, o, batch) -> np.ndarray:
+        """Class of each trial: the readout channel with the larger answer-window average."""
+        return np.argmax(window_mean(o, batch.mask), axis=1)
+
+    def score(self, o, batch):
+        """Accuracy of :meth:`predict` on the batch."""
+        return float(np.mean(self.predict(o, batch) == batch.labels))
+
+    def chance(self):
+        return 0.5
+
+
+TASKS = {"xor": DelayedXOR, "autoencode": Autoencode}
+
+
+def get_task(name: str, **kwargs) -> Task:
+    """The task called ``name`` (``'xor'`` or ``'autoencode'``)."""
+    if name not in TASKS:
+        raise TaskError(f"unknown task '{name}': choose one of {', '.join(TASKS)}")
+    return TASKS[name](**kwargs)
+
+
+#: Network and optimiser settings per task, ``full`` and ``quick`` (``brainkit train --quick``).
+#:
+#: * ``dt = 1 ms``, ``tau_v = tau_s = 10 ms`` (Huh & Sejnowski's Fig. 1 synapse): forward Euler
+#:   moves the theta phase by at most ``dt/tau (2 + 2|I|)`` ~ 0.2-0.6 rad per step, so the
+#:   ``gate_width = 1 rad`` active zone is sampled by 2-5 steps at every crossing (the charge a
+#:   spike delivers stays close to 1); the gradient is exact for this discrete map anyway.
+#: * ``lr_scale``: Adam's step is ~``lr`` in absolute units, and the weights live on very
+#:   different scales (``W``, ``O`` in seconds, initialised with standard deviations
+#:   ``0.02 s/sqrt(N)`` and ``0.05 s/sqrt(N)``; ``U``, ``I0`` dimensionless, ~1): each
+#:   parameter's step is ``lr`` times that initial size (:func:`lr_scale`), i.e. Adam on
+#:   the parameters in units of their initial spread.
+#: * batches of 16 trials; held-out scores on 256 trials from the test seed stream.
+HYPER = {
+    "xor": {
+        "full": dict(n_hidden=60, steps=1500, batch=16, lr=0.03, lr_min=0.003, warmup=20,
+                     test_trials=256),
+        "quick": dict(n_hidden=40, steps=400, batch=16, lr=0.05, lr_min=0.005, warmup=10,
+                      test_trials=128),
+    },
+    "autoencode": {
+        "full": dict(n_hidden=160, steps=500, batch=16, lr=0.03, lr_min=0.003, warmup=10,
+                     test_trials=128),
+        "quick": dict(n_hidden=40, steps=120, batch=16, lr=0.05, lr_min=0.005, warmup=5,
+                      test_trials=64),
+    },
+}
+COMMON = dict(dt=1e-3, tau_v=10e-3, tau_s=10e-3, gate_width=1.0, clip_norm=None,
+              checkpoint_every=25, diverge_factor=10.0)
+
+
+def lr_scale(n_hidden: int) -> Dict[str, float]:
+    """Per-parameter learning-rate factors: the initial spread of each parameter
+    (``RecurrentSNN.init_params``: ``W ~ N(0, (0.02 s)^2/N)``, ``O ~ N(0, (0.05 s)^2/N)``)."""
+    return {"U": 1.0, "I0": 1.0, "W": 0.02 / np.sqrt(n_hidden), "O": 0.05 / np.sqrt(n_hidden)}
