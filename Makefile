@@ -6,6 +6,9 @@ PY    := $(VENV)/bin/python
 PYTHON310 ?= $(shell (python3.10 -c 'import sys; print(sys.executable)' 2>/dev/null) \
                 || ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.10*/bin/python3.10 2>/dev/null | tail -n 1)
 
+PYTHON311 ?= $(shell (python3.11 -c 'import sys; print(sys.executable)' 2>/dev/null) \
+                || ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.11*/bin/python3.11 2>/dev/null | tail -n 1)
+
 .PHONY: venv demo test test-all bench clean
 
 $(VENV)/.installed: pyproject.toml
@@ -29,6 +32,17 @@ test: venv
 
 test-all: venv
 	$(PY) -m pytest -q -m ''
+
+# Benchmarks: PyTorch (the training peer) lives in its own Python 3.11 environment.
+.venv-bench/.installed:
+	"$(firstword $(PYTHON311))" -m venv .venv-bench
+	.venv-bench/bin/pip install -q torch==2.13.0 numpy
+	touch $@
+
+bench: venv .venv-bench/.installed
+	$(PY) benchmarks/bench_training.py
+	$(PY) benchmarks/bench_lava.py
+	$(PY) benchmarks/bench_networks.py --out out/bench_networks
 
 clean:
 	rm -rf out build .brainkit_cache

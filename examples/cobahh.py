@@ -15,7 +15,8 @@ after a 100 ms transient, mean rate between 1 and 100 Hz, mean CV2 of successive
 the raster, it gives no tolerance); ``benchmarks/bench_networks.py`` compares the rate with
 the same network written directly in Brian2.
 
-Measured (cpp_standalone, 1 s): see ``metrics.json`` (printed at the end).
+Measured (cpp_standalone, 1 s, statistics over 0.1-1 s): 38.5 Hz, CV2 0.37, ISI CV 2.0
+(bursty), chi 0.027: passes.
 
     python examples/cobahh.py --out out/cobahh [--quick]
 """

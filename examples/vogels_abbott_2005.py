@@ -20,7 +20,8 @@ ISI CV is also reported, but a few spikes per neuron bias it low) and asynchrony
 synchrony chi < 0.2 from 1 ms spike counts; chi = 1 for full synchrony).  The thresholds are
 ours (the papers describe the state, they give no tolerance).
 
-Measured (cpp_standalone, 1 s): see ``metrics.json`` (printed at the end).
+Measured (cpp_standalone, 1 s, statistics over 0.1-1 s): CUBA 5.8 Hz, CV2 0.56, ISI CV 0.52,
+chi 0.024; COBA 20.8 Hz, CV2 0.56, ISI CV 1.58, chi 0.035: both pass.
 
     python examples/vogels_abbott_2005.py --out out/vogels_abbott_2005 [--quick]
 """
