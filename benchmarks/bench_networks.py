@@ -135,7 +135,7 @@ def run_brian2(model, n, seed, duration_ms, build_dir):
     """The benchmark written directly in Brian2 (after the Brian2 examples CUBA.py and
     COBAHH.py and Brian 1's COBA.py), same connectivity and initial values."""
     import brian2 as b2
-    from brian2 import mV, ms, nS, second, siemens, ufarad, umetre, cm, msiemens
+    from brian2 import cm, mV, ms, msiemens, nS, siemens, ufarad, umetre
     from brian2.devices.cpp_standalone.device import CPPStandaloneDevice
     from brian2.devices.device import get_device, reset_device, set_device
 

@@ -2,7 +2,6 @@
 neurons, against the closed-form solutions of the linear cases."""
 
 import numpy as np
-import pytest
 from brian2 import Hz, ms, nA, pA, second
 
 from brainkit import Network, load_model
