@@ -29,13 +29,13 @@ files and for unknown formats or versions.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, Optional, Union
 
 import numpy as np
+
+from .fileio import atomic_write
 
 FORMAT = "brainkit-network"
 VERSION = 1
@@ -286,10 +286,7 @@ def save_network(path: Union[str, Path], spec: NetworkSpec) -> Path:
         meta = json.dumps(spec.metadata or {})
     except (TypeError, ValueError) as exc:
         raise NetworkFileError(f"{path}: metadata is not JSON-able: {exc}") from None
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_write(path) as tmp:
         with h5py.File(tmp, "w") as f:
             f.attrs["format"] = FORMAT
             f.attrs["version"] = VERSION
@@ -330,13 +327,6 @@ def save_network(path: Union[str, Path], spec: NetworkSpec) -> Path:
                 g.create_dataset("weights", data=np.asarray(r.weights, dtype=np.float64))
                 if r.bias is not None:
                     g.create_dataset("bias", data=np.asarray(r.bias, dtype=np.float64))
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
     return path
 
 

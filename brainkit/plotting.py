@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from typing import Optional, Sequence
 
 import numpy as np
+
+from .fileio import atomic_write
 
 
 def _axes(ax):
@@ -22,18 +23,9 @@ def _axes(ax):
 
 def save_figure(ax, path: str) -> str:
     """Write the figure holding ``ax`` to ``path`` atomically (temp file + rename)."""
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    suffix = os.path.splitext(path)[1] or ".png"
-    fd, tmp = tempfile.mkstemp(dir=folder, suffix=suffix)
-    os.close(fd)
-    try:
+    with atomic_write(path, suffix=os.path.splitext(path)[1] or ".png") as tmp:
         ax.figure.tight_layout()
         ax.figure.savefig(tmp, dpi=120)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
     return path
 
 

@@ -32,13 +32,12 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from pathlib import Path
 from typing import Any, Dict, Union
 
 import numpy as np
 
+from brainkit.fileio import atomic_write
 from brainkit.netfile import (ConnectionSpec, InputSpec, NetworkSpec, PopulationSpec,
                               ReadoutSpec)
 
@@ -189,16 +188,8 @@ def write_nir(path: Union[str, Path], spec: NetworkSpec) -> Path:
 
     path = Path(path)
     graph = to_nir(spec)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_write(path) as tmp:
         nir.write(tmp, graph)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
     return path
 
 

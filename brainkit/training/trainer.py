@@ -26,9 +26,7 @@ The model only needs ``init_params(seed) -> dict`` and
 from __future__ import annotations
 
 import json
-import os
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +34,7 @@ from typing import Dict, List, Optional
 
 import numpy as np
 
+from ..fileio import atomic_write
 from .optim import Adam
 from .tasks import Task
 
@@ -86,17 +85,9 @@ def save_checkpoint(path, state: TrainState) -> Path:
                 seconds=state.seconds, config=state.config, format="brainkit-checkpoint",
                 version=1)
     arrays["meta"] = np.frombuffer(json.dumps(meta, default=_json_default).encode(), np.uint8)
-    fd, tmp = tempfile.mkstemp(prefix=".checkpoint-", suffix=".npz", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
+    with atomic_write(path, suffix=".npz") as tmp:
+        with open(tmp, "wb") as f:
             np.savez(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
     return path
 
 

@@ -1,0 +1,31 @@
+"""Atomic file writes: readers see the old file or the complete new one, never half of one."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator, Union
+
+
+@contextmanager
+def atomic_write(path: Union[str, Path], suffix: str = ".tmp") -> Iterator[str]:
+    """Yield a temporary file name beside ``path``; when the block ends without an error the
+    file is flushed to disk (fsync) and renamed onto ``path``, otherwise it is removed.
+
+    >>> with atomic_write("out/result.h5") as tmp:
+    ...     write_everything_to(tmp)
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
+    os.close(fd)
+    try:
+        yield tmp
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
