@@ -31,9 +31,10 @@ import json
 import os
 
 import numpy as np
-from brian2 import mV, ms, nS, pA, second
+from brian2 import mV, ms, nS, pA
 
 import brainkit as bk
+from brainkit.analysis import network_statistics
 
 parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
 parser.add_argument("--out", default="out/vogels_abbott_2005")
@@ -83,39 +84,7 @@ def build(kind):
 
 
 def statistics(res):
-    t0, t1 = float(t_stat / second), float(duration / second)
-    out = {}
-    all_i, all_t, offset = [], [], 0
-    for pop, n in (("E", N_E), ("I", N_I)):
-        i, t = res.spikes[pop]
-        t = np.asarray(t / second)
-        keep = t >= t0
-        out[f"rate_{pop}_hz"] = float(keep.sum() / n / (t1 - t0))
-        all_i.append(i[keep] + offset)
-        all_t.append(t[keep])
-        offset += n
-    i, t = np.concatenate(all_i), np.concatenate(all_t)
-    o = np.lexsort((t, i))
-    i, t = i[o], t[o]
-    same = i[1:] == i[:-1]
-    owner, isi = i[1:][same], np.diff(t)[same]
-    cvs = [isi[owner == k].std() / isi[owner == k].mean()
-           for k in np.unique(owner) if (owner == k).sum() >= 3]
-    out["cv_isi"] = float(np.mean(cvs)) if cvs else float("nan")
-    out["n_neurons_cv"] = len(cvs)
-    # CV2 (Holt et al. 1996): 2|I_{k+1} - I_k|/(I_{k+1} + I_k) of successive ISIs of a neuron,
-    # averaged; 1 for a Poisson process, 0 for a regular one; unbiased by short windows
-    pair = owner[1:] == owner[:-1]
-    a, b_ = isi[:-1][pair], isi[1:][pair]
-    out["cv2"] = float(np.mean(2 * np.abs(b_ - a) / (a + b_))) if pair.any() else float("nan")
-    edges = np.arange(t0, t1 + 1e-9, 1e-3)
-    n = N_E + N_I
-    per = np.zeros((n, len(edges) - 1))
-    b = np.clip(np.searchsorted(edges, t, side="right") - 1, 0, len(edges) - 2)
-    np.add.at(per, (i, b), 1)
-    out["chi"] = float(np.sqrt(per.sum(0).var() / (n * per.var(axis=1).sum())))
-    out["rate_hz"] = float(len(i) / n / (t1 - t0))
-    return out
+    return network_statistics(res, {"E": N_E, "I": N_I}, t_stat, duration)
 
 
 metrics = {"duration_ms": float(duration / ms), "networks": {}}
