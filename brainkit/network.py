@@ -280,6 +280,11 @@ class Network:
             plast = load_model(plasticity) if isinstance(plasticity, str) else plasticity
             if plast.kind != "plasticity":
                 raise ModelError(f"model '{plast.name}' is not a plasticity rule", plast.path)
+            if plast.post_equations:  # e.g. rstdp: a neuromodulator state in the target group
+                raise NetworkError(
+                    f"connection '{name}': plasticity rule '{plast.name}' keeps state in the "
+                    "target group (post_equations), which Network.connect cannot build; "
+                    "compose it with Brian2 objects as its description says")
             plast = _scale_weight_parameters(plast, syn, plasticity_params or {},
                                              self.populations[post].model)
         matrix = weights is not None and np.ndim(weights) == 2
@@ -832,10 +837,15 @@ def _group_methods(network: "Network", pop: Population, n_odes: int):
 
 def _compile_prefs():
     """C++ flags: optimised, but without -ffast-math, so that results follow IEEE arithmetic
-    (the adjoint and finite-difference checks compare against these numbers)."""
+    (the adjoint and finite-difference checks compare against these numbers).  ``make`` runs
+    as many compilers as there are cores (Brian2's default ``-j`` starts one per source
+    file at once, dozens, which thrashes a small machine)."""
+    import os
+
     import brian2
 
     brian2.prefs.codegen.cpp.extra_compile_args_gcc = ["-w", "-O3", "-march=native"]
+    brian2.prefs.devices.cpp_standalone.extra_make_args_unix = [f"-j{os.cpu_count() or 1}"]
 
 
 def _unit_of(group, var):
