@@ -6,7 +6,8 @@ Sub-commands::
     brainkit models                              list the model library
     brainkit gradcheck --model NAME ...          adjoint vs finite differences
     brainkit train TASK --out DIR [--quick] [--resume]
-    brainkit export NETWORK.h5 --to lava|lava-fixed|nir --out DIR
+    brainkit finetune NETWORK.h5 --out DIR [--steps N]   Loihi-aware fine-tuning
+    brainkit export NETWORK.h5 --to lava|lava-fixed|nir --out DIR [--trials N]
 """
 
 from __future__ import annotations
@@ -48,6 +49,16 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--to", required=True, choices=["lava", "lava-fixed", "nir"])
     e.add_argument("--out", required=True)
     e.add_argument("--steps", type=int, default=None)
+    e.add_argument("--trials", type=int, default=None,
+                   help="held-out trials for a task network (default 32)")
+
+    f = sub.add_parser("finetune", help="fine-tune a trained task network for Loihi (CUBA LIF, "
+                                        "quantisation in the loop)")
+    f.add_argument("network")
+    f.add_argument("--out", required=True)
+    f.add_argument("--steps", type=int, default=600)
+    f.add_argument("--lr", type=float, default=0.01)
+    f.add_argument("--trials", type=int, default=256)
     return p
 
 
@@ -66,6 +77,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         from .gradcheck import main as run
     elif args.command == "train":
         from .training.cli import main as run
+    elif args.command == "finetune":
+        from .training.hardware import main as run
     else:
         from .exporters.cli import main as run
     return int(run(args) or 0)

@@ -115,71 +115,107 @@ def compare(spec, steps: int, seed: int = 0, values=None, backend: str = "runtim
     return m, cuba, fixed, {"brian2": b2, "lava_float": lf, "lava_fixed": lx, "reference": ref}
 
 
-def compare_task(spec, trials: int = 32):
-    """For a trained theta/gated task network: map it to CUBA LIF
-    (:mod:`brainkit.exporters.gated`), run ``trials`` held-out trials of its task (the test
-    seed stream of the file's seed) through :func:`compare`, and score the readouts.
+def compare_task(spec, trials: int = 32, chunk: int = 64):
+    """For a task network (a trained theta/gated one, or a ``cuba_lif`` one such as the
+    output of ``brainkit finetune``): run ``trials`` held-out trials of its task (the test
+    seed stream of the file's seed) through :func:`compare`, ``chunk`` trials at a time side
+    by side, and score the readouts.
 
-    ``accuracy_brian2``: the trained theta network itself (Brian2); ``accuracy_lif_brian2``,
-    ``accuracy_lava_float``, ``accuracy_lava_fixed``: the CUBA LIF mapping in Brian2, Lava
-    floating_pt and Lava fixed_pt (for ``autoencode`` the score is the NMSE, named so)."""
-    from brian2 import second
-
+    ``accuracy_brian2``: the network itself in Brian2 (for theta/gated: the trained network,
+    whose CUBA LIF mapping (:func:`brainkit.exporters.gated.task_network`) the other runs
+    use); ``accuracy_lif_brian2``, ``accuracy_lava_float``, ``accuracy_lava_fixed``: the CUBA
+    LIF network in Brian2, Lava floating_pt and Lava fixed_pt (for ``autoencode`` the score is
+    the NMSE, named so).  Spike counts and mismatches add up over the chunks; correlations
+    are those of the worst chunk."""
     from brainkit.training.tasks import get_task
 
     from .cuba import ExportError
-    from .gated import lif_inputs, map_to_cuba_lif, readout, theta_accuracy_brian2
+    from .gated import (_is_cuba_task, lif_inputs, readout, task_network,
+                        theta_accuracy_brian2, tile)
 
     meta = spec.metadata if isinstance(spec.metadata, dict) else {}
     if "task" not in meta:
-        raise ExportError("a theta/gated network needs metadata 'task' (xor or autoencode) to "
-                          "be checked on its task")
+        raise ExportError("a task network needs metadata 'task' (xor or autoencode) to be "
+                          "checked on its task")
     task = get_task(meta["task"])
     seed = int(meta.get("seed", 0))
     batch = task.test_batch(seed, trials)
-    acc_theta, _, theta_spikes = theta_accuracy_brian2(spec, task, batch)
-    lif_spec, info = map_to_cuba_lif(spec, batch=trials)
-    z = lif_inputs(batch.x, info["d_u"])
-    metrics, cuba, fixed, runs = compare(lif_spec, task.steps, seed=seed, values={"in": z})
-    r = next(iter(spec.readouts.values()))
-    tau_s = float(next(c for c in spec.connections.values()
-                       if c.synapse == "gated").parameters["tau_s"] / second)
-    dt = float(spec.dt / second)
+    theta = not _is_cuba_task(spec)
+    lif = task_network(spec)
+    pop = next(iter(lif.populations))
+    d_u = float(lif.populations[pop].parameters["d_u"])
+    tau_s = float(lif.metadata["readout_tau_s"])
+    O = np.asarray(next(iter(lif.readouts.values())).weights)
     name = "accuracy" if task.metric == "test_accuracy" else task.metric.replace("test_", "")
-    scores = {}
-    for key, spikes in (("lif_brian2", runs["brian2"]["hidden"]),
-                        ("lava_float", runs["lava_float"].spikes["hidden"]),
-                        ("lava_fixed", runs["lava_fixed"].spikes["hidden"])):
-        o = readout(spikes, np.asarray(r.weights), dt, tau_s, trials)
-        scores[f"{name}_{key}"] = float(task.score(o, batch))
-    metrics.update(scores)
-    metrics[f"{name}_brian2"] = acc_theta
-    lif_counts = runs["brian2"]["hidden"].sum(0)
-    theta_counts = theta_spikes.sum(0)
-    metrics["mapping_cost"] = {
-        "rate_correlation_theta_vs_lif": _corr(theta_counts, lif_counts),
-        "mean_spikes_per_neuron_trial_theta": float(theta_counts.mean()),
-        "mean_spikes_per_neuron_trial_lif": float(lif_counts.mean())}
-    metrics["note"] = ("spikes_*, rate_correlation_* and spike_mismatches compare runs of the "
-                       "CUBA LIF mapping (Brian2 = the mapped cuba_lif network); "
-                       f"{name}_brian2 is the trained theta/gated network itself")
+    keys = ("lif_brian2", "lava_float", "lava_fixed")
+    readouts: Dict[str, list] = {k: [] for k in keys}
+    counts_b2 = []
+    metrics = None
+    for a in range(0, trials, chunk):
+        sub = _sub_batch(batch, a, min(a + chunk, trials))
+        n_b = sub.x.shape[0]
+        m, cuba, fixed, runs = compare(tile(lif, n_b), task.steps, seed=seed,
+                                       values={"in": lif_inputs(sub.x, d_u)})
+        metrics = m if metrics is None else _merge(metrics, m)
+        dt = float(m["dt_seconds"])
+        for key, sp in (("lif_brian2", runs["brian2"][pop]),
+                        ("lava_float", runs["lava_float"].spikes[pop]),
+                        ("lava_fixed", runs["lava_fixed"].spikes[pop])):
+            readouts[key].append(readout(sp, O, dt, tau_s, n_b))
+        counts_b2.append(runs["brian2"][pop].sum(0))
+    for key in keys:
+        metrics[f"{name}_{key}"] = float(task.score(np.concatenate(readouts[key]), batch))
+    lif_counts = np.concatenate(counts_b2)
+    if theta:
+        acc_theta, _, theta_spikes = theta_accuracy_brian2(spec, task, batch)
+        metrics[f"{name}_brian2"] = acc_theta
+        metrics["mapping_cost"] = {
+            "rate_correlation_theta_vs_lif": _corr(theta_spikes.sum(0), lif_counts),
+            "mean_spikes_per_neuron_trial_theta": float(theta_spikes.sum(0).mean()),
+            "mean_spikes_per_neuron_trial_lif": float(lif_counts.mean())}
+        metrics["note"] = ("spikes_*, rate_correlation_* and spike_mismatches compare runs of "
+                           "the CUBA LIF mapping (Brian2 = the mapped cuba_lif network); "
+                           f"{name}_brian2 is the trained theta/gated network itself")
+    else:
+        metrics[f"{name}_brian2"] = metrics[f"{name}_lif_brian2"]
+        metrics["note"] = f"{name}_brian2: this cuba_lif network simulated by Brian2"
     metrics.update({"task": meta["task"], "trials": trials, "trial_steps": task.steps,
                     "chance": task.chance(), "score_in_file": meta.get("score"),
-                    "mapping": info})
+                    "mapping": lif.metadata.get("mapping")})
     return metrics, cuba, fixed, runs
 
 
-def _mapped_for_nir(spec):
-    """The CUBA LIF mapping of a theta/gated network (one copy) with its readout: O applied
-    to the threshold-synapse trace s (metadata says how the inputs are pre-whitened)."""
-    from .gated import map_to_cuba_lif
+def _sub_batch(batch, a: int, b: int):
+    """Trials ``a .. b-1`` of a task batch."""
+    from brainkit.training.tasks import Batch
 
-    mapped, info = map_to_cuba_lif(spec, batch=1)
-    mapped.readouts = dict(spec.readouts)
-    mapped.metadata["mapping"] = info
-    mapped.metadata["input_transform"] = "z[k] = x[k+1] - (1 - d_u) x[k]"
-    mapped.metadata["readout_variable"] = "s: +1/tau_s per spike, decays by 1 - dt/tau_s per step"
-    return mapped
+    pick = lambda x: None if x is None else x[a:b]  # noqa: E731
+    return Batch(x=batch.x[a:b], mask=batch.mask[a:b], target=pick(batch.target),
+                 labels=pick(batch.labels), info={k: v[a:b] for k, v in batch.info.items()})
+
+
+def _merge(m: Dict[str, Any], n: Dict[str, Any]) -> Dict[str, Any]:
+    """Metrics of two chunks of trials: counts add up, correlations keep the worst."""
+    for p, x in n["populations"].items():
+        y = m["populations"][p]
+        for k, v in x.items():
+            if k.startswith("rate_correlation"):
+                y[k] = min(y[k], v)
+            elif k == "final_state_equal_fixed":
+                y[k] = y[k] and v
+            elif k == "spike_count_max_difference_float":
+                y[k] = max(y[k], v)
+            else:
+                y[k] += v
+    m["spike_mismatches"] += n["spike_mismatches"]
+    for k in ("rate_correlation_float", "rate_correlation_fixed"):
+        m[k] = min(m[k], n[k])
+    m["spike_count_max_difference_float"] = max(m["spike_count_max_difference_float"],
+                                                n["spike_count_max_difference_float"])
+    for k, v in n["timings_seconds"].items():
+        m["timings_seconds"][k] += v
+    m["fixed_point_chunks"] = m.get("fixed_point_chunks", 1) + 1
+    return m
 
 
 def main(args) -> int:
@@ -188,6 +224,7 @@ def main(args) -> int:
     from brainkit.training.tasks import TaskError
 
     from .cuba import ExportError, save_cuba
+    from .gated import task_network
     from .loihi_ref import LoihiOverflowError
     from .nir import from_nir, to_nir, write_nir
 
@@ -198,15 +235,16 @@ def main(args) -> int:
             raise ExportError(f"--steps {steps}: run at least one step")
         spec = load_network(args.network)
         seed = int(spec.metadata.get("seed", 0)) if isinstance(spec.metadata, dict) else 0
-        if any(p.model == "theta" for p in spec.populations.values()):
-            metrics, cuba, fixed, _ = compare_task(spec)
+        if isinstance(spec.metadata, dict) and "task" in spec.metadata:
+            metrics, cuba, fixed, _ = compare_task(spec, trials=int(getattr(args, "trials",
+                                                                            None) or 32))
         else:
             metrics, cuba, fixed, _ = compare(spec, steps, seed=seed)
         metrics["network"] = str(args.network)
         metrics["to"] = args.to
         nir_spec = spec
         if args.to == "nir" and any(p.model == "theta" for p in spec.populations.values()):
-            nir_spec = _mapped_for_nir(spec)
+            nir_spec = task_network(spec)
             metrics["nir_network"] = ("the CUBA LIF mapping of the theta/gated network (batch "
                                       "1); inputs pre-whitened as in brainkit.exporters.gated")
         if args.to == "nir":

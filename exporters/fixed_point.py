@@ -172,19 +172,14 @@ def to_fixed(net: CubaNetwork, inputs: Optional[Dict[str, np.ndarray]] = None,
         peak = observed[p] if observed else worst[p]
         state = max(peak["u"], peak["v"], float(P.vth))
         bmax = float(np.max(np.abs(P.bias), initial=0))
-        limits = {"threshold register": VTH_MAX * (1 << VTH_SHIFT) / P.vth,
-                  "24-bit state": (UV_MAX - 1) / (headroom * state) if state > 0 else math.inf}
-        if bmax > 0:
-            limits["bias register"] = BIAS_MANT_MAX * (1 << BIAS_EXP_MAX) / bmax
-        which = min(limits, key=limits.get)
-        vth_int = math.floor(P.vth * limits[which] / (1 << VTH_SHIFT))
+        lam[p], which, vth_int = population_scale(P.vth, state, bmax, headroom)
         if vth_int < 1:
             raise ExportError(
                 f"{where}: cannot map to 24-bit state: the {peak_kind(observed)} peak "
                 f"|u|, |v| = {state:.6g} is {state / P.vth:.3g} x the threshold {P.vth:.6g}; "
-                f"with headroom {headroom} the threshold would be {P.vth * limits[which]:.3g} "
+                f"with headroom {headroom} the threshold would be "
+                f"{P.vth * (UV_MAX - 1) / (headroom * state):.3g} "
                 f"< 64 integer units (one unit of the 17-bit threshold register)")
-        lam[p] = vth_int * (1 << VTH_SHIFT) / P.vth
         bias = np.asarray(P.bias, float) * np.ones(P.n) * lam[p]
         bexp = np.zeros(P.n, np.int64)
         nz = np.abs(bias) > BIAS_MANT_MAX
@@ -218,24 +213,28 @@ def to_fixed(net: CubaNetwork, inputs: Optional[Dict[str, np.ndarray]] = None,
     return out
 
 
-def peak_kind(observed) -> str:
-    return "observed" if observed else "worst-case"
+def population_scale(vth: float, state: float, bias_max: float = 0.0, headroom: float = 2.0):
+    """``(lam, limited_by, vth_int)``: the largest scale (integer units per float unit of
+    ``v``) that keeps the threshold, the 24-bit state (peak |u|, |v| = ``state``, times
+    ``headroom``) and the bias in their registers, rounded down so that ``vth lam / 2^6`` is
+    an integer; ``vth_int < 1`` means no scale fits."""
+    limits = {"threshold register": VTH_MAX * (1 << VTH_SHIFT) / vth,
+              "24-bit state": (UV_MAX - 1) / (headroom * state) if state > 0 else math.inf}
+    if bias_max > 0:
+        limits["bias register"] = BIAS_MANT_MAX * (1 << BIAS_EXP_MAX) / bias_max
+    which = min(limits, key=limits.get)
+    vth_int = math.floor(vth * limits[which] / (1 << VTH_SHIFT))
+    return vth_int * (1 << VTH_SHIFT) / vth, which, vth_int
 
 
-def _quantise_connection(c: CubaConnection, scale: float, pre_mag: float):
-    """8-bit weights + shared exponent of one connection; also its per-target squared error
-    and squared drive, in integer a_in units times the presynaptic magnitude ``pre_mag``."""
-    where = f"connection '{c.name}'"
-    w = np.asarray(c.weights, float)
-    x = w * scale
+def _int_weights(x: np.ndarray, where: str):
+    """Integer weights ``q`` (8 bits; even when of mixed sign) and shared exponent ``e`` with
+    ``q 2^e`` nearest to ``x`` (weights in integer units of a_in); also the sign mode."""
     mode = sign_mode(x)
     mixed = mode == "mixed"
     pos = float(np.max(x, initial=0))
     neg = float(-np.min(x, initial=0))
-    if mixed:
-        need = max(pos / 254.0, neg / 256.0)
-    else:
-        need = max(pos, neg) / 255.0
+    need = max(pos / 254.0, neg / 256.0) if mixed else max(pos, neg) / 255.0
     lo, hi = WEIGHT_EXP_RANGE
     if need == 0:
         exp = 0
@@ -248,7 +247,29 @@ def _quantise_connection(c: CubaConnection, scale: float, pre_mag: float):
                               "raise the threshold)")
     y = x / 2.0 ** exp
     q = 2 * np.round(y / 2) if mixed else np.round(y)
-    q = q.astype(np.int64)
+    return q.astype(np.int64), exp, mode
+
+
+def quantise_weights(w: np.ndarray, scale: float, where: str = "weights") -> np.ndarray:
+    """``w`` after the fixed-point mapping and back: ``q 2^e / scale``, with ``q``, ``e`` the
+    8-bit weights and exponent :func:`to_fixed` gives ``w`` at ``scale`` (integer units of
+    a_in per unit of ``w``)."""
+    q, exp, _ = _int_weights(np.asarray(w, float) * scale, where)
+    return q * 2.0 ** exp / scale
+
+
+def peak_kind(observed) -> str:
+    return "observed" if observed else "worst-case"
+
+
+def _quantise_connection(c: CubaConnection, scale: float, pre_mag: float):
+    """8-bit weights + shared exponent of one connection; also its per-target squared error
+    and squared drive, in integer a_in units times the presynaptic magnitude ``pre_mag``."""
+    where = f"connection '{c.name}'"
+    w = np.asarray(c.weights, float)
+    x = w * scale
+    q, exp, mode = _int_weights(x, where)
+    mixed = mode == "mixed"
     eff = effective_weights(q)
     if not np.array_equal(eff, q):  # pragma: no cover - the rounding above stays in range
         raise ExportError(f"{where}: internal error: quantised weights change under Loihi's "

@@ -134,6 +134,55 @@ def map_to_cuba_lif(spec: NetworkSpec, batch: int = 1, I_max: float = 3.0
     return out, info
 
 
+def task_network(spec: NetworkSpec) -> NetworkSpec:
+    """One copy of the CUBA LIF mapping of a trained theta/gated task network, complete: its
+    readout ``O`` (applied to the threshold-synapse trace), and in ``metadata`` the task,
+    seed, ``readout_tau_s``, the input transform and the mapping (:func:`map_to_cuba_lif`).
+    A ``cuba_lif`` task network (e.g. fine-tuned, :mod:`brainkit.training.hardware`) is
+    returned as it is."""
+    if _is_cuba_task(spec):
+        return spec
+    mapped, info = map_to_cuba_lif(spec, batch=1)
+    _, rec, _, _, _, tau_s, _ = _params(spec)
+    mapped.readouts = dict(spec.readouts)
+    mapped.metadata.update(mapping=info, readout_tau_s=tau_s,
+                           input_transform="z[k] = x[k+1] - (1 - d_u) x[k]",
+                           readout_variable="s: +1/tau_s per spike, decays by 1 - dt/tau_s "
+                                            "per step")
+    mapped.metadata.pop("batch", None)
+    return mapped
+
+
+def _is_cuba_task(spec: NetworkSpec) -> bool:
+    meta = spec.metadata if isinstance(spec.metadata, dict) else {}
+    return ("readout_tau_s" in meta and len(spec.populations) == 1
+            and next(iter(spec.populations.values())).model == "cuba_lif")
+
+
+def tile(spec: NetworkSpec, batch: int) -> NetworkSpec:
+    """``batch`` independent copies of a one-population task network side by side (trials
+    run in parallel): populations and inputs ``batch`` times larger, block-diagonal weights
+    (copy ``b`` = neurons ``b n .. (b+1) n - 1``); readouts are left out (applied per copy
+    by :func:`readout`)."""
+    eye = np.eye(batch)
+    out = NetworkSpec(dt=spec.dt, metadata=dict(spec.metadata, batch=batch))
+    for name, i in spec.inputs.items():
+        out.inputs[name] = InputSpec(name, i.n * batch, i.kind, dict(i.parameters))
+    for name, P in spec.populations.items():
+        init = {k: (np.tile(np.asarray(v), batch) if np.ndim(v) == 1 else v)
+                for k, v in P.initial.items()}
+        params = {k: (np.tile(np.asarray(v), batch) if np.ndim(v) == 1 else v)
+                  for k, v in P.parameters.items()}
+        out.populations[name] = PopulationSpec(name, P.model, P.n * batch, P.equations,
+                                               P.threshold, P.reset, P.refractory, P.method,
+                                               params, init)
+    for name, c in spec.connections.items():
+        out.connections[name] = ConnectionSpec(name, c.pre, c.post, c.synapse,
+                                               np.kron(eye, np.asarray(c.weights)),
+                                               c.weight_unit, dict(c.parameters))
+    return out
+
+
 def lif_inputs(x: np.ndarray, d_u: float) -> np.ndarray:
     """Trials ``x`` (batch, steps, n_in) -> input generator values (steps, batch * n_in):
     ``z[k] = x[k+1] - (1 - d_u) x[k]`` (``x`` after the last step = 0)."""

@@ -57,7 +57,8 @@ def test_readout_is_the_threshold_synapse_trace():
 
 def test_task_network_export_pipeline():
     spec, _ = _theta_spec(1)
-    m, cuba, fixed, runs = compare_task(spec, trials=4)
+    m, cuba, fixed, runs = compare_task(spec, trials=4, chunk=2)  # two chunks of trials
+    assert m["fixed_point_chunks"] == 2
     assert m["spike_mismatches"] == 0
     assert m["rate_correlation_float"] == pytest.approx(1.0)
     assert m["accuracy_lif_brian2"] == m["accuracy_lava_float"]
@@ -69,13 +70,13 @@ def test_task_network_export_pipeline():
 def test_mapped_task_network_is_a_valid_nir_graph(tmp_path):
     import nir
 
-    from brainkit.exporters.cli import _mapped_for_nir
+    from brainkit.exporters.gated import task_network
     from brainkit.exporters.nir import read_nir, write_nir
 
     spec, _ = _theta_spec(2)
     with pytest.raises(Exception, match="model 'theta' has no NIR form"):
         write_nir(tmp_path / "theta.nir", spec)
-    mapped = _mapped_for_nir(spec)
+    mapped = task_network(spec)
     path = write_nir(tmp_path / "mapped.nir", mapped)
     graph = nir.read(path, type_check=True)
     assert type(graph.nodes["hidden"]).__name__ == "CubaLIF"
@@ -83,3 +84,28 @@ def test_mapped_task_network_is_a_valid_nir_graph(tmp_path):
     np.testing.assert_array_equal(back.readouts["out"].weights, spec.readouts["out"].weights)
     np.testing.assert_allclose(back.connections["hidden->hidden"].weights,
                                mapped.connections["hidden->hidden"].weights, rtol=1e-12)
+
+
+def test_finetuned_network_runs_the_same_in_brainkit_brian2_and_lava(tmp_path):
+    """``brainkit finetune`` writes a cuba_lif task network holding the chip's weights; its
+    export runs it in Brian2, Lava float and Lava fixed_pt, and brainkit's hardware model
+    (what the fine-tuning trains) scores the held-out trials exactly as Brian2 does."""
+    from brainkit.netfile import load_network, save_network
+    from brainkit.training.hardware import (finetune_file, forward, params_from_spec,
+                                            whiten_inputs)
+
+    spec, task = _theta_spec(3)
+    save_network(tmp_path / "theta.h5", spec)
+    m = finetune_file(tmp_path / "theta.h5", tmp_path / "ft", steps=15, trials=16,
+                      progress=False)
+    assert {"accuracy_hardware_before", "accuracy_hardware_after"} <= set(m)
+    assert (tmp_path / "ft" / "finetune.png").stat().st_size > 0
+    tuned = load_network(tmp_path / "ft" / "network.h5")
+    assert next(iter(tuned.populations.values())).model == "cuba_lif"
+    e, *_ = compare_task(tuned, trials=16, chunk=8)
+    assert e["spike_mismatches"] == 0
+    assert e["accuracy_brian2"] == e["accuracy_lif_brian2"] == e["accuracy_lava_float"]
+    params, model, _ = params_from_spec(tuned)
+    batch = task.test_batch(3, 16)
+    tr = forward(params, whiten_inputs(batch.x, model.d_u), model)
+    assert task.score(tr.o, batch) == e["accuracy_lif_brian2"]
