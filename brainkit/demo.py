@@ -25,7 +25,7 @@ from pathlib import Path
 
 #: held-out trials of the Loihi table; fine-tuning steps (quick, full)
 TABLE_TRIALS = 128
-FINETUNE_STEPS = {"quick": 800, "full": 1500}
+FINETUNE_STEPS = {"quick": 600, "full": 1500}
 
 
 def main(args) -> int:

@@ -79,7 +79,8 @@ def compare(spec, steps: int, seed: int = 0, values=None, backend: str = "runtim
 
     inputs = input_values(spec, steps, seed=seed, values=values)
     cuba = to_cuba(spec)
-    fixed = to_fixed(cuba, inputs, steps)
+    meta = spec.metadata if isinstance(spec.metadata, dict) else {}
+    fixed = to_fixed(cuba, inputs, steps, population_scales=meta.get("fixed_point_scales"))
     ints = quantise_inputs(fixed, inputs)
     ref = simulate(fixed, ints, steps, on_overflow="raise")
     t0 = time.perf_counter()
@@ -235,7 +236,8 @@ def main(args) -> int:
             raise ExportError(f"--steps {steps}: run at least one step")
         spec = load_network(args.network)
         seed = int(spec.metadata.get("seed", 0)) if isinstance(spec.metadata, dict) else 0
-        if isinstance(spec.metadata, dict) and "task" in spec.metadata:
+        is_task = isinstance(spec.metadata, dict) and "task" in spec.metadata
+        if is_task or any(p.model == "theta" for p in spec.populations.values()):
             metrics, cuba, fixed, _ = compare_task(spec, trials=int(getattr(args, "trials",
                                                                             None) or 32))
         else:

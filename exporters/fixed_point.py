@@ -122,7 +122,8 @@ def worst_case_peaks(net: CubaNetwork, input_max: Dict[str, float]) -> Dict[str,
 
 def to_fixed(net: CubaNetwork, inputs: Optional[Dict[str, np.ndarray]] = None,
              steps: Optional[int] = None, headroom: float = 2.0,
-             weight_tolerance: float = 0.05, decay_tolerance: float = 0.05) -> CubaNetwork:
+             weight_tolerance: float = 0.05, decay_tolerance: float = 0.05,
+             population_scales: Optional[Dict[str, float]] = None) -> CubaNetwork:
     """The fixed-point version of float ``net`` (``fixed=True``), with ``report`` saying how
     every number was mapped (scales, registers, errors, peaks).
 
@@ -141,6 +142,11 @@ def to_fixed(net: CubaNetwork, inputs: Optional[Dict[str, np.ndarray]] = None,
         loses them; one whose tiny inputs sit beside larger ones does not matter).
     decay_tolerance : float
         Largest relative error of a time constant.
+    population_scales : dict, optional
+        ``{population: lam}`` a scale to use where it fits (e.g. the one a network was
+        fine-tuned with, :mod:`brainkit.training.hardware`, so that its weights map to the
+        same integers); where it would overflow on these inputs the largest that fits is used
+        instead, and the report says so (``scale_from``).
     """
     if net.fixed:
         raise ExportError("the network is in fixed point already")
@@ -173,6 +179,16 @@ def to_fixed(net: CubaNetwork, inputs: Optional[Dict[str, np.ndarray]] = None,
         state = max(peak["u"], peak["v"], float(P.vth))
         bmax = float(np.max(np.abs(P.bias), initial=0))
         lam[p], which, vth_int = population_scale(P.vth, state, bmax, headroom)
+        scale_from = "largest that fits"
+        given = (population_scales or {}).get(p)
+        if given is not None:
+            if given <= lam[p] and float(P.vth * given / (1 << VTH_SHIFT)).is_integer():
+                lam[p], which = float(given), "given"
+                vth_int = int(round(P.vth * given / (1 << VTH_SHIFT)))
+                scale_from = "given"
+            else:
+                scale_from = (f"largest that fits: the given scale {given:g} exceeds it "
+                              f"({lam[p]:g}) on these inputs or is not a whole threshold")
         if vth_int < 1:
             raise ExportError(
                 f"{where}: cannot map to 24-bit state: the {peak_kind(observed)} peak "
@@ -195,7 +211,8 @@ def to_fixed(net: CubaNetwork, inputs: Optional[Dict[str, np.ndarray]] = None,
         out.populations[p] = CubaPopulation(p, P.n, du, dv, vth_int, mant, bexp,
                                             u0.astype(np.int64), v0.astype(np.int64))
         report["populations"][p] = {
-            "scale": lam[p], "scale_limited_by": which, "vth": vth_int,
+            "scale": lam[p], "scale_limited_by": which, "scale_from": scale_from,
+            "vth": vth_int,
             "du": du, "dv": dv, "d_u": P.d_u, "d_v": P.d_v, "d_u_fixed": du_eff,
             "d_v_fixed": dv_eff, "tau_u_error": du_err, "tau_v_error": dv_err,
             "peak_observed": observed[p] if observed else None, "peak_worst_case": worst[p],

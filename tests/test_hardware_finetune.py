@@ -119,3 +119,27 @@ def test_quantiser_in_the_loop_is_the_exporters():
         chip = c.weights * 2.0 ** c.weight_exp / (lam / 64 / s_in)
         np.testing.assert_array_equal(q[key], chip)
     assert not np.array_equal(q["W"], params["W"])  # 8 bits lose something
+
+
+def test_exporter_keeps_the_fine_tuned_scale_where_it_fits():
+    """A network fine-tuned at scale lam holds weights on lam's 8-bit grid: the exporter uses
+    that scale when it fits the state peaks of the inputs at hand, else the largest that
+    fits, and says which (``scale_from``)."""
+    params, z = _random(N=12)
+    N, K = params["U"].shape
+    net = CubaNetwork(dt=1e-3, inputs={"in": K}, graded_inputs={"in": True})
+    net.populations["h"] = CubaPopulation("h", N, 0.2, 0.1, 1.0, params["bias"])
+    net.connections["in"] = CubaConnection("in", "in", "h", params["U"], graded=True)
+    net.connections["rec"] = CubaConnection("rec", "h", "h", params["W"])
+    inputs = {"in": z[0]}
+    free = to_fixed(net, inputs, z.shape[1]).report["populations"]["h"]
+    assert free["scale_from"] == "largest that fits"
+    bias = float(np.max(np.abs(params["bias"])))
+    smaller = population_scale(1.0, 2 * free["state_peak_used"], bias)[0]
+    kept = to_fixed(net, inputs, z.shape[1], population_scales={"h": smaller})
+    kept = kept.report["populations"]["h"]
+    assert (kept["scale"], kept["scale_from"]) == (smaller, "given")
+    assert kept["vth"] * 64 == smaller
+    over = to_fixed(net, inputs, z.shape[1], population_scales={"h": 4 * free["scale"]})
+    rep = over.report["populations"]["h"]
+    assert rep["scale"] == free["scale"] and rep["scale_from"].startswith("largest that fits:")

@@ -204,9 +204,10 @@ class FinetuneResult:
     quantiser: Dict[str, Any]
 
 
-def finetune(params: Params, task, m: LoihiLIFModel, steps: int = 300, batch: int = 32,
-             lr: float = 0.01, seed: int = 0, report: Optional[Callable[[int, dict], None]] = None,
-             requantise_every: int = 25) -> FinetuneResult:
+def finetune(params: Params, task, m: LoihiLIFModel, steps: int = 600, batch: int = 32,
+             lr: float = 0.02, seed: int = 0,
+             report: Optional[Callable[[int, dict], None]] = None,
+             requantise_every: int = 25, clip_norm: Optional[float] = None) -> FinetuneResult:
     """Adam on the surrogate gradient of ``task``'s loss, quantisation in the loop.
 
     ``params``: ``U`` (N, K), ``W`` (N, N) (post, pre), ``bias`` (N,), ``O`` (n_out, N), in
@@ -219,7 +220,7 @@ def finetune(params: Params, task, m: LoihiLIFModel, steps: int = 300, batch: in
     params = {k: np.array(v, float) for k, v in params.items()}
     spread = {k: max(float(np.std(v)), 1e-3) for k, v in params.items()}
     opt = Adam(Schedule(lr, "cosine", total=steps, warmup=min(10, steps), lr_min=lr / 10),
-               lr_scale=spread)
+               lr_scale=spread, clip_norm=clip_norm)
     peak = 4.0 * m.vth
     quantise, qinfo = chip_quantiser(m, peak, float(np.max(np.abs(params["bias"]))))
     history: List[Dict[str, float]] = []
@@ -291,19 +292,22 @@ def spec_with_params(spec, params: Params, names: Dict[str, str], meta: Dict[str
 
 
 def evaluate(params: Params, task, m: LoihiLIFModel, seed: int, trials: int = 256,
-             headroom: float = 2.0) -> Tuple[float, float, Dict[str, Any]]:
-    """Held-out score of the hardware network (quantised as the exporter will for these
-    trials), its mean spikes per step and neuron, and the quantiser used."""
+             headroom: float = 2.0) -> Tuple[float, float, Params, Dict[str, Any]]:
+    """The hardware network on ``trials`` held-out trials, quantised as the exporter will
+    quantise it for them: its score, mean spikes per step and neuron, the chip's weights
+    (in float units) and the quantiser's numbers."""
     b = task.test_batch(seed, trials)
     z = whiten_inputs(b.x, m.d_u)
     plain = forward(params, z, m)
-    quantise, info = chip_quantiser(m, max(plain.peaks["u"], plain.peaks["v"]),
+    # 10 % above the peak seen: the exporter measures its own (float inputs, other trials)
+    # and keeps this scale only where it still fits (to_fixed(population_scales=...))
+    quantise, info = chip_quantiser(m, 1.1 * max(plain.peaks["u"], plain.peaks["v"]),
                                     float(np.max(np.abs(params["bias"]))), headroom)
     tr = forward(params, z, m, quantise=quantise)
-    return float(task.score(tr.o, b)), float(tr.s.mean()), info
+    return float(task.score(tr.o, b)), float(tr.s.mean()), quantise(params), info
 
 
-def finetune_file(network, out, steps: int = 600, lr: float = 0.01, batch: int = 32,
+def finetune_file(network, out, steps: int = 600, lr: float = 0.02, batch: int = 32,
                   beta: float = 5.0, trials: int = 256, progress: bool = True) -> Dict[str, Any]:
     """``brainkit finetune``: map a trained task network to Loihi's CUBA LIF
     (:func:`brainkit.exporters.gated.task_network`), fine-tune it with quantisation in the
@@ -315,6 +319,7 @@ def finetune_file(network, out, steps: int = 600, lr: float = 0.01, batch: int =
 
     from brainkit.exporters.cli import _write_json
     from brainkit.exporters.cuba import ExportError
+    from brainkit.exporters.fixed_point import quantise_decay
     from brainkit.exporters.gated import task_network
     from brainkit.netfile import load_network, save_network
 
@@ -331,8 +336,11 @@ def finetune_file(network, out, steps: int = 600, lr: float = 0.01, batch: int =
     lif = task_network(spec)
     params, m, names = params_from_spec(lif)
     m.beta = beta
+    where = f"{network}: population '{names['population']}'"
+    m.d_u = quantise_decay(m.d_u, 1, "current decay d_u", where, 0.05)[1]  # the chip's decays
+    m.d_v = quantise_decay(m.d_v, 0, "voltage decay d_v", where, 0.05)[1]
     m.s_in = _input_grid(task, m.d_u)
-    before, rate_before, _ = evaluate(params, task, m, seed, trials)
+    before, rate_before, _, _ = evaluate(params, task, m, seed, trials)
     every = max(steps // 10, 1)
 
     def report(k, rec):
@@ -341,10 +349,7 @@ def finetune_file(network, out, steps: int = 600, lr: float = 0.01, batch: int =
                   f"{rec['score']:.3f}, {rec['rate']:.3f} spikes/step", flush=True)
 
     res = finetune(params, task, m, steps=steps, batch=batch, lr=lr, seed=seed, report=report)
-    after, rate_after, _ = evaluate(res.params, task, m, seed, trials)
-    quantise, final_q = chip_quantiser(
-        m, _peak(res.params, task, m, seed, trials), float(np.max(np.abs(res.params["bias"]))))
-    chip = quantise(res.params)
+    after, rate_after, chip, final_q = evaluate(res.params, task, m, seed, trials)
     name = "accuracy" if task.metric == "test_accuracy" else task.metric.replace("test_", "")
     metrics = {
         "task": task.name, "seed": seed, "network": str(network), "trials": trials,
@@ -358,19 +363,16 @@ def finetune_file(network, out, steps: int = 600, lr: float = 0.01, batch: int =
     tuned = spec_with_params(lif, chip, names, {
         "finetuned_from": str(network), "finetune": {k: v for k, v in metrics.items()
                                                      if k not in ("network", "quantiser")},
-        "score": after, "trained_by": "brainkit finetune"})
+        "score": after, "trained_by": "brainkit finetune",
+        "fixed_point_scales": {names["population"]: final_q["scale"]}})
+    pop = tuned.populations[names["population"]]
+    pop.parameters.update(d_u=m.d_u, d_v=m.d_v)
     out.mkdir(parents=True, exist_ok=True)
     save_network(out / "network.h5", tuned)
     loss_curve([h["loss"] for h in res.history], out / "finetune.png",
                title=f"{task.name}: hardware-aware fine-tuning (surrogate gradient)")
     _write_json(out / "metrics.json", metrics)
     return metrics
-
-
-def _peak(params: Params, task, m: LoihiLIFModel, seed: int, trials: int) -> float:
-    b = task.test_batch(seed, trials)
-    tr = forward(params, whiten_inputs(b.x, m.d_u), m)
-    return max(tr.peaks["u"], tr.peaks["v"])
 
 
 def _input_grid(task, d_u: float) -> float:
