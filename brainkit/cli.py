@@ -57,7 +57,7 @@ def _parser() -> argparse.ArgumentParser:
     f.add_argument("network")
     f.add_argument("--out", required=True)
     f.add_argument("--steps", type=int, default=600)
-    f.add_argument("--lr", type=float, default=0.02)
+    f.add_argument("--lr", type=float, default=0.01)
     f.add_argument("--trials", type=int, default=256)
     return p
 

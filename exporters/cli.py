@@ -126,8 +126,10 @@ def compare_task(spec, trials: int = 32, chunk: int = 64):
     whose CUBA LIF mapping (:func:`brainkit.exporters.gated.task_network`) the other runs
     use); ``accuracy_lif_brian2``, ``accuracy_lava_float``, ``accuracy_lava_fixed``: the CUBA
     LIF network in Brian2, Lava floating_pt and Lava fixed_pt (for ``autoencode`` the score is
-    the NMSE, named so).  Spike counts and mismatches add up over the chunks; correlations
-    are those of the worst chunk."""
+    the NMSE, named so).  A network fine-tuned on the chip's input grid (metadata
+    ``input_grid``, :mod:`brainkit.training.hardware`) gets its inputs on that grid in every
+    run.  Spike counts and mismatches add up over the chunks; correlations are those of the
+    worst chunk."""
     from brainkit.training.tasks import get_task
 
     from .cuba import ExportError
@@ -146,6 +148,7 @@ def compare_task(spec, trials: int = 32, chunk: int = 64):
     pop = next(iter(lif.populations))
     d_u = float(lif.populations[pop].parameters["d_u"])
     tau_s = float(lif.metadata["readout_tau_s"])
+    grid = float(lif.metadata.get("input_grid", 0.0))
     O = np.asarray(next(iter(lif.readouts.values())).weights)
     name = "accuracy" if task.metric == "test_accuracy" else task.metric.replace("test_", "")
     keys = ("lif_brian2", "lava_float", "lava_fixed")
@@ -155,8 +158,11 @@ def compare_task(spec, trials: int = 32, chunk: int = 64):
     for a in range(0, trials, chunk):
         sub = _sub_batch(batch, a, min(a + chunk, trials))
         n_b = sub.x.shape[0]
+        z = lif_inputs(sub.x, d_u)
+        if grid:  # a network tuned on the chip's input grid gets its inputs on it everywhere
+            z = np.round(z * grid) / grid
         m, cuba, fixed, runs = compare(tile(lif, n_b), task.steps, seed=seed,
-                                       values={"in": lif_inputs(sub.x, d_u)})
+                                       values={"in": z})
         metrics = m if metrics is None else _merge(metrics, m)
         dt = float(m["dt_seconds"])
         for key, sp in (("lif_brian2", runs["brian2"][pop]),

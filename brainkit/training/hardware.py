@@ -205,7 +205,7 @@ class FinetuneResult:
 
 
 def finetune(params: Params, task, m: LoihiLIFModel, steps: int = 600, batch: int = 32,
-             lr: float = 0.02, seed: int = 0,
+             lr: float = 0.01, seed: int = 0,
              report: Optional[Callable[[int, dict], None]] = None,
              requantise_every: int = 25, clip_norm: Optional[float] = None) -> FinetuneResult:
     """Adam on the surrogate gradient of ``task``'s loss, quantisation in the loop.
@@ -273,7 +273,8 @@ def params_from_spec(spec) -> Tuple[Params, LoihiLIFModel, Dict[str, Any]]:
               "bias": np.asarray(P.initial["bias"], float) * np.ones(P.n),
               "O": np.asarray(r.weights, float).copy()}
     m = LoihiLIFModel(d_u=float(P.parameters["d_u"]), d_v=float(P.parameters["d_v"]),
-                      vth=float(P.parameters["vth"]), tau_s_steps=tau_s / dt, dt=dt)
+                      vth=float(P.parameters["vth"]), tau_s_steps=tau_s / dt, dt=dt,
+                      s_in=float(meta.get("input_grid", 0.0)))
     return params, m, {"population": P.name, "input": inp[0].name, "recurrent": rec[0].name}
 
 
@@ -307,7 +308,7 @@ def evaluate(params: Params, task, m: LoihiLIFModel, seed: int, trials: int = 25
     return float(task.score(tr.o, b)), float(tr.s.mean()), quantise(params), info
 
 
-def finetune_file(network, out, steps: int = 600, lr: float = 0.02, batch: int = 32,
+def finetune_file(network, out, steps: int = 600, lr: float = 0.01, batch: int = 32,
                   beta: float = 5.0, trials: int = 256, progress: bool = True) -> Dict[str, Any]:
     """``brainkit finetune``: map a trained task network to Loihi's CUBA LIF
     (:func:`brainkit.exporters.gated.task_network`), fine-tune it with quantisation in the
@@ -364,7 +365,8 @@ def finetune_file(network, out, steps: int = 600, lr: float = 0.02, batch: int =
         "finetuned_from": str(network), "finetune": {k: v for k, v in metrics.items()
                                                      if k not in ("network", "quantiser")},
         "score": after, "trained_by": "brainkit finetune",
-        "fixed_point_scales": {names["population"]: final_q["scale"]}})
+        "fixed_point_scales": {names["population"]: final_q["scale"]},
+        "input_grid": m.s_in})
     pop = tuned.populations[names["population"]]
     pop.parameters.update(d_u=m.d_u, d_v=m.d_v)
     out.mkdir(parents=True, exist_ok=True)
