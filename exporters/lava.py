@@ -28,6 +28,24 @@ import numpy as np
 from .cuba import CubaNetwork, ExportError
 
 
+def _import_lava() -> None:
+    """Import Lava's runtime.  Lava calls ``multiprocessing.set_start_method('fork')`` when
+    it is first imported, which fails once anything in the process has used multiprocessing
+    (a tqdm progress bar does, through its lock).  Where the start method in use is 'fork'
+    already, unset it (the public ``force=True`` call) so that Lava can set the same."""
+    import multiprocessing as mp
+    import sys
+
+    if "lava.magma.runtime.message_infrastructure.multiprocessing" not in sys.modules:
+        method = mp.get_start_method(allow_none=True)
+        if method not in (None, "fork"):
+            raise ExportError(f"Lava needs the 'fork' multiprocessing start method; this "
+                              f"process already uses '{method}'")
+        if method == "fork":
+            mp.set_start_method(None, force=True)
+    import lava.magma.runtime.message_infrastructure.multiprocessing  # noqa: F401
+
+
 @dataclass
 class LavaRun:
     """Spikes ``{population: (T, n) bool}`` (row ``t-1`` = step ``t``), the final ``u``, ``v``
@@ -44,6 +62,7 @@ def build_processes(net: CubaNetwork, inputs: Dict[str, np.ndarray], steps: int)
     """Create (not run) the Lava processes of ``net``; ``inputs`` as in
     :func:`brainkit.exporters.loihi_ref.simulate`.  Returns ``{name: process}`` with the
     sinks under ``'sink:<population>'``."""
+    _import_lava()
     from lava.proc.dense.process import Dense
     from lava.proc.io.sink import RingBuffer as Sink
     from lava.proc.io.source import RingBuffer as Source
@@ -87,6 +106,7 @@ def build_processes(net: CubaNetwork, inputs: Dict[str, np.ndarray], steps: int)
 
 def run_lava(net: CubaNetwork, inputs: Dict[str, np.ndarray], steps: int) -> LavaRun:
     """Build and run ``net`` on Lava's CPU simulator for ``steps`` steps; always stops it."""
+    _import_lava()
     from lava.magma.core.run_conditions import RunSteps
     from lava.magma.core.run_configs import Loihi2SimCfg
 
