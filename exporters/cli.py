@@ -116,7 +116,7 @@ def compare(spec, steps: int, seed: int = 0, values=None, backend: str = "runtim
     return m, cuba, fixed, {"brian2": b2, "lava_float": lf, "lava_fixed": lx, "reference": ref}
 
 
-def compare_task(spec, trials: int = 32, chunk: int = 64):
+def compare_task(spec, trials: int = 32, chunk: int = 32):
     """For a task network (a trained theta/gated one, or a ``cuba_lif`` one such as the
     output of ``brainkit finetune``): run ``trials`` held-out trials of its task (the test
     seed stream of the file's seed) through :func:`compare`, ``chunk`` trials at a time side
