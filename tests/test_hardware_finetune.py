@@ -143,3 +143,23 @@ def test_exporter_keeps_the_fine_tuned_scale_where_it_fits():
     over = to_fixed(net, inputs, z.shape[1], population_scales={"h": 4 * free["scale"]})
     rep = over.report["populations"]["h"]
     assert rep["scale"] == free["scale"] and rep["scale_from"].startswith("largest that fits:")
+
+
+def test_finetune_cli_refuses_a_network_without_a_task(tmp_path, capsys):
+    from argparse import Namespace
+
+    from brainkit.exporters.examples import random_cuba_network
+    from brainkit.netfile import save_network
+    from brainkit.training.hardware import main
+
+    _, spec = random_cuba_network(steps=20)
+    save_network(tmp_path / "net.h5", spec)
+    out = tmp_path / "out"
+    args = Namespace(network=str(tmp_path / "net.h5"), out=str(out), steps=5, lr=0.01,
+                     trials=4)
+    assert main(args) == 2
+    assert "not a task network (no metadata 'task')" in capsys.readouterr().err
+    assert not out.exists()
+    args.steps = 0
+    assert main(args) == 2
+    assert "--steps and --trials must be >= 1" in capsys.readouterr().err
