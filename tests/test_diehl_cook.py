@@ -13,9 +13,6 @@ Checked against definitions outside the code under test:
 """
 
 import importlib.util
-import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -169,28 +166,20 @@ def test_labelling_and_classification_follow_the_paper():
     np.testing.assert_array_equal(dc.classify(test, assigned, n_classes=2), [0, 1])
 
 
-def _run(tmp_path, *extra):
-    out = tmp_path / "dc"
-    proc = subprocess.run([sys.executable, str(ROOT / "examples" / "diehl_cook_2015.py"),
-                           "--out", str(out), *extra], capture_output=True, text=True,
-                          timeout=3000)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    for name in ("receptive_fields.png", "confusion_matrix.png"):
-        assert (out / name).stat().st_size > 1000
-    return json.loads((out / "metrics.json").read_text())
+FIGURES = ("receptive_fields.png", "confusion_matrix.png")
 
 
 @pytest.mark.standalone
-def test_quick_run_beats_chance(tmp_path):
-    m = _run(tmp_path, "--quick")
+def test_quick_run_beats_chance(run_example):
+    m, _ = run_example("diehl_cook_2015", "--quick", files=FIGURES)
     assert m["n_neurons"] == 2 * m["n_excitatory"] + 64 and m["n_test"] == 100
     assert m["test_accuracy"] >= QUICK_MIN, m
 
 
 @pytest.mark.long
 @pytest.mark.standalone
-def test_full_run_reaches_the_measured_accuracy(tmp_path):
-    m = _run(tmp_path)
+def test_full_run_reaches_the_measured_accuracy(run_example):
+    m, _ = run_example("diehl_cook_2015", files=FIGURES)
     assert m["test_accuracy"] >= FULL_MIN, m
 
 

@@ -23,7 +23,7 @@ there without a spike.
 
 import numpy as np
 import pytest
-from brian2 import Mohm, mV, ms, second
+from brian2 import mV, ms, second
 
 from brainkit import Network, load_model
 

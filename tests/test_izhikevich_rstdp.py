@@ -10,25 +10,13 @@ synapse more than the others, and the full mode (the paper's hour), where the ch
 must end near w_max, above 99 % of the excitatory weights (the paper's Fig. 1; not run here).
 """
 
-import json
-import os
-import subprocess
-import sys
-
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SCRIPT = os.path.join(ROOT, "examples", "izhikevich_2007_rstdp.py")
 
-
-def _run(out, *extra, timeout=3000):
-    cmd = [sys.executable, SCRIPT, "--out", str(out), *extra]
-    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    with open(os.path.join(out, "metrics.json")) as f:
-        metrics = json.load(f)
-    assert os.path.getsize(os.path.join(out, "rstdp_fig1.png")) > 10_000
-    return metrics
+def _run(run_example, *flags, timeout=3000):
+    m, _ = run_example("izhikevich_2007_rstdp", *flags, files=("rstdp_fig1.png",),
+                       timeout=timeout)
+    return m
 
 
 def _check_common(m):
@@ -42,21 +30,21 @@ def _check_common(m):
     assert m["rewards"] + m["rewards_lost"] <= m["pairings"]
 
 
-def test_fast_runtime_loop_matches_offline_pairings(tmp_path):
-    m = _run(tmp_path, "--quick", "--backend", "runtime", "--duration", "2", timeout=600)
+def test_fast_runtime_loop_matches_offline_pairings(run_example):
+    m = _run(run_example, "--quick", "--backend", "runtime", "--duration", "2", timeout=600)
     _check_common(m)
     assert m["duration_s"] == 2.0
 
 
 @pytest.mark.long
-def test_quick_mode_rewards_credit_the_chosen_synapse(tmp_path):
+def test_quick_mode_rewards_credit_the_chosen_synapse(run_example):
     """300 s with the paper's parameters (measured: seed 1, 7 rewards, each raised the chosen
     synapse, 0 -> 0.74 mV, median 0.89 mV; seed 2, 3 rewards, each raised it, 0 -> 0.28 mV,
     median 0.92 mV; mean gain per reward 0.12 / 0.10 mV, random synapses -0.0005 / 0.006).  Five simulated
     minutes are too few for the chosen synapse to pass the median (the paper needs an hour):
     what is reliable is the credit assignment, each reward raising the chosen synapse more
     than the others, and the other weights staying low."""
-    m = _run(tmp_path, "--quick")
+    m = _run(run_example, "--quick")
     _check_common(m)
     assert m["rewards"] >= 2
     assert m["reward_gain_chosen_mV"] > 0.02
@@ -67,8 +55,8 @@ def test_quick_mode_rewards_credit_the_chosen_synapse(tmp_path):
 
 
 @pytest.mark.long
-def test_full_mode_chosen_synapse_reaches_w_max(tmp_path):
-    m = _run(tmp_path, timeout=4 * 3600)  # one simulated hour: ~40 CPU-minutes
+def test_full_mode_chosen_synapse_reaches_w_max(run_example):
+    m = _run(run_example, timeout=4 * 3600)  # one simulated hour: ~40 CPU-minutes
     _check_common(m)
     assert m["target_weight_fraction"] > 0.9
     assert m["target_percentile"] > 99.0

@@ -8,26 +8,11 @@ start toward the bounds.  Long (2000 s with the paper's amplitudes, 5-8 min): th
 bimodal, with weights gathered at both bounds and a moderate output rate.
 """
 
-import json
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def _run(tmp_path, *extra):
-    out = tmp_path / "song"
-    proc = subprocess.run([sys.executable, str(ROOT / "examples" / "song_miller_abbott_2000.py"),
-                           "--out", str(out), *extra], capture_output=True, text=True,
-                          timeout=3000)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    metrics = json.loads((out / "metrics.json").read_text())
-    assert (out / "song_miller_abbott_2000.png").stat().st_size > 10_000
-    return metrics
+FIGURES = ("song_miller_abbott_2000.png",)
 
 
 def _check_metrics_are_consistent(m):
@@ -40,8 +25,8 @@ def _check_metrics_are_consistent(m):
 
 
 @pytest.mark.standalone
-def test_quick_run_spreads_the_weights_toward_the_bounds(tmp_path):
-    m = _run(tmp_path, "--quick")
+def test_quick_run_spreads_the_weights_toward_the_bounds(run_example):
+    m, _ = run_example("song_miller_abbott_2000", "--quick", files=FIGURES)
     _check_metrics_are_consistent(m)
     # spreading toward the bounds: more weights within 10 % of a bound than the uniform
     # start's 20 % (measured: 0.30 after the quick run), and a wider distribution
@@ -52,8 +37,8 @@ def test_quick_run_spreads_the_weights_toward_the_bounds(tmp_path):
 
 @pytest.mark.long
 @pytest.mark.standalone
-def test_full_run_ends_bimodal(tmp_path):
-    m = _run(tmp_path)
+def test_full_run_ends_bimodal(run_example):
+    m, _ = run_example("song_miller_abbott_2000", files=FIGURES)
     _check_metrics_are_consistent(m)
     # measured: 0.744 (near 0: 0.328, near g_max: 0.416), output 14 Hz, after 2000 s
     assert m["bimodal_fraction"] > 0.6

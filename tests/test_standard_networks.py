@@ -8,8 +8,6 @@ describe, and brainkit's CUBA network fires like the same network written in pla
 """
 
 import json
-import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -114,24 +112,14 @@ def test_traub_miles_cell_matches_the_brian2_cobahh_equations():
     assert len(res.spikes["hh"][0]) == len(S.i) >= 2  # it fires repetitively
 
 
-def _run_example(name, tmp_path, *flags):
-    out = tmp_path / name
-    env = dict(os.environ)
-    proc = subprocess.run([sys.executable, str(ROOT / "examples" / f"{name}.py"), *flags,
-                           "--out", str(out)], capture_output=True, text=True, env=env,
-                          timeout=3000)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return json.loads((out / "metrics.json").read_text())
-
-
 @pytest.mark.long
 @pytest.mark.standalone
 @pytest.mark.parametrize("name", ["vogels_abbott_2005", "brunel_2000", "cobahh"])
-def test_examples_reach_the_states_of_the_papers(name, tmp_path):
+def test_examples_reach_the_states_of_the_papers(name, run_example):
     """The full runs (1 s): the statistics the docstrings report.  ``--quick`` (400 ms) is a
     look, not the check: its 300 ms window keeps only neurons with >= 3 spikes in the CV2,
     the faster, more regular ones (CUBA 0.47, COBA 0.43 measured), so CV2 is biased low."""
-    metrics = _run_example(name, tmp_path)
+    metrics, _ = run_example(name)
     assert metrics["passed"], json.dumps(metrics, indent=1)
 
 

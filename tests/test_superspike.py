@@ -15,9 +15,6 @@ see the membrane potential that the monitor records.
 """
 
 import importlib.util
-import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -191,15 +188,6 @@ def test_gradient_integrates_error_times_eligibility_and_update_is_normalised(tr
 
 
 # -------------------------------------------------------------------- the example
-def _run_example(tmp_path, *args):
-    out = tmp_path / "superspike"
-    proc = subprocess.run([sys.executable, str(EXAMPLE), "--out", str(out), *args],
-                          cwd=ROOT, capture_output=True, text=True, timeout=900)
-    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
-    assert (out / "superspike.png").stat().st_size > 10_000
-    return json.loads((out / "metrics.json").read_text())
-
-
 # clear factors below the measured ones (see the example's docstring): quick mode (200 trials)
 # measured before/after = 1.549/0.783 = 2.0 (single neuron), 2.792/0.836 = 3.3 (hidden layer)
 QUICK_FACTOR = {"single": 1.6, "hidden": 2.5}
@@ -207,8 +195,8 @@ QUICK_FACTOR = {"single": 1.6, "hidden": 2.5}
 FULL_FACTOR = {"single": 3.0, "hidden": 2.5}
 
 
-def test_quick_example_learns_the_target(tmp_path):
-    m = _run_example(tmp_path, "--quick")
+def test_quick_example_learns_the_target(run_example):
+    m, _ = run_example("superspike", "--quick", files=("superspike.png",))
     assert m["epochs"] == 200
     for case in ("single", "hidden"):
         before = m[case]["van_rossum_distance_before"]
@@ -218,8 +206,8 @@ def test_quick_example_learns_the_target(tmp_path):
 
 
 @pytest.mark.long
-def test_full_example_learns_the_target(tmp_path):
-    m = _run_example(tmp_path)
+def test_full_example_learns_the_target(run_example):
+    m, _ = run_example("superspike", files=("superspike.png",))
     for case in ("single", "hidden"):
         before = m[case]["van_rossum_distance_before"]
         after = m[case]["van_rossum_distance_after"]

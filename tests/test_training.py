@@ -8,7 +8,6 @@ trainings that reach the headline targets are marked ``long`` (``make test-all``
 import json
 import math
 import os
-from pathlib import Path
 
 import numpy as np
 import pytest
