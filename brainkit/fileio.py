@@ -32,3 +32,25 @@ def atomic_write(path: Union[str, Path], suffix: str = ".tmp") -> Iterator[str]:
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def write_json(path: Union[str, Path], data, indent: int = 2) -> None:
+    """Write ``data`` as JSON to ``path`` atomically (:func:`atomic_write`); numpy scalars and
+    arrays become numbers and lists, anything else unknown its ``str``."""
+    import json
+
+    import numpy as np
+
+    def default(x):
+        if isinstance(x, np.integer):
+            return int(x)
+        if isinstance(x, np.floating):
+            return float(x)
+        if isinstance(x, (np.ndarray, np.bool_)):
+            return x.tolist()
+        return str(x)
+
+    with atomic_write(path) as tmp:
+        with open(tmp, "w") as fh:
+            json.dump(data, fh, indent=indent, default=default)
+            fh.write("\n")

@@ -40,25 +40,19 @@ exceeds ``THRESHOLD`` (1e-6).
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from typing import Dict, List, Tuple
 
 import numpy as np
 
+from .fileio import write_json
+
 MAX_PER_PARAM = 24
 THRESHOLD = 1e-6
 TAU = 1e-3
 NOISE = 1e-9  # finite differences resolve no gradient below ~ulp(L)/h ~ 1e-11 |L| (h ~ 1e-5)
 N_IN, N_OUT, BATCH = 2, 2, 2
-
-
-def _write_json(path: str, data) -> None:
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(data, f, indent=2)
-    os.replace(tmp, path)
 
 
 def problem(net, seed: int):
@@ -227,7 +221,7 @@ def main(args) -> int:
     metrics = run_check(args.model, args.neurons, args.steps, args.seed, args.backend)
     os.makedirs(args.out, exist_ok=True)
     path = os.path.join(args.out, "metrics.json")
-    _write_json(path, metrics)
+    write_json(path, metrics)
     status = "PASS" if metrics["passed"] else "FAIL"
     print(f"max_rel_error = {metrics['max_rel_error']:.3e} over {metrics['n_checked']} entries "
           f"({metrics['spikes']} spikes)  [{status}, threshold {THRESHOLD:g}]  -> {path}")

@@ -25,39 +25,16 @@ and always ``metrics.json``.  Exit status 0, or 2 with a one-line reason on stde
 
 from __future__ import annotations
 
-import json
-import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any, Dict
 
 import numpy as np
 
+from brainkit.fileio import write_json
+
 DEFAULT_STEPS = 1000
-
-
-def _write_json(path: Path, data: Dict[str, Any]) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(data, fh, indent=2, default=_jsonable)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def _jsonable(x):
-    if isinstance(x, np.integer):
-        return int(x)
-    if isinstance(x, np.floating):
-        return float(x)
-    if isinstance(x, np.ndarray):
-        return x.tolist()
-    return str(x)
 
 
 def _corr(a: np.ndarray, b: np.ndarray) -> float:
@@ -150,7 +127,7 @@ def compare_task(spec, trials: int = 32, chunk: int = 32):
     tau_s = float(lif.metadata["readout_tau_s"])
     grid = float(lif.metadata.get("input_grid", 0.0))
     O = np.asarray(next(iter(lif.readouts.values())).weights)
-    name = "accuracy" if task.metric == "test_accuracy" else task.metric.replace("test_", "")
+    name = task.score_name
     keys = ("lif_brian2", "lava_float", "lava_fixed")
     readouts: Dict[str, list] = {k: [] for k in keys}
     counts_b2 = []
@@ -273,7 +250,7 @@ def main(args) -> int:
         save_cuba(out / "lava_network.npz", fixed)
     else:
         write_nir(out / "network.nir", nir_spec)
-    _write_json(out / "metrics.json", metrics)
+    write_json(out / "metrics.json", metrics)
     print(f"exported {args.network} -> {out} ({args.to}): spike_mismatches = "
           f"{metrics['spike_mismatches']}, rate_correlation_float = "
           f"{metrics['rate_correlation_float']:.4f}")

@@ -13,15 +13,14 @@ settings of :data:`brainkit.training.tasks.HYPER`, and writes to ``DIR``:
 
 from __future__ import annotations
 
-import json
-import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Dict, Optional, Tuple
 
 import numpy as np
+
+from ..fileio import write_json
 
 from .optim import Adam, Schedule
 from .tasks import COMMON, HYPER, Batch, Task, get_task, lr_scale
@@ -105,14 +104,6 @@ def network_spec(model, params: Dict[str, np.ndarray], task: Task, h: dict, meta
     return spec
 
 
-def _write_json(path: Path, obj) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=".metrics-", suffix=".json", dir=path.parent)
-    with os.fdopen(fd, "w") as f:
-        json.dump(obj, f, indent=2)
-        f.write("\n")
-    os.replace(tmp, path)
-
-
 def train(task_name: str, out, quick: bool = False, resume: bool = False,
           steps: Optional[int] = None, seed: int = 0, backend: str = "cpp_standalone",
           progress: bool = True, plots: bool = True, model=None) -> dict:
@@ -171,7 +162,7 @@ def train(task_name: str, out, quick: bool = False, resume: bool = False,
             P.spike_raster(trace, out / "raster.png", trial=0, dt=task.dt,
                            title=f"{task_name}: hidden spikes (held-out trial 0)")
             P.readout(o[: min(4, len(o))], batch, task, out / "readout.png")
-        _write_json(out / "metrics.json", metrics)
+        write_json(out / "metrics.json", metrics)
         return metrics
     finally:
         if own_model:

@@ -318,9 +318,9 @@ def finetune_file(network, out, steps: int = 600, lr: float = 0.01, batch: int =
     """
     from pathlib import Path
 
-    from brainkit.exporters.cli import _write_json
     from brainkit.exporters.cuba import ExportError
     from brainkit.exporters.fixed_point import quantise_decay
+    from brainkit.fileio import write_json
     from brainkit.exporters.gated import task_network
     from brainkit.netfile import load_network, save_network
 
@@ -351,7 +351,7 @@ def finetune_file(network, out, steps: int = 600, lr: float = 0.01, batch: int =
 
     res = finetune(params, task, m, steps=steps, batch=batch, lr=lr, seed=seed, report=report)
     after, rate_after, chip, final_q = evaluate(res.params, task, m, seed, trials)
-    name = "accuracy" if task.metric == "test_accuracy" else task.metric.replace("test_", "")
+    name = task.score_name
     metrics = {
         "task": task.name, "seed": seed, "network": str(network), "trials": trials,
         f"{name}_hardware_before": before, f"{name}_hardware_after": after,
@@ -373,7 +373,7 @@ def finetune_file(network, out, steps: int = 600, lr: float = 0.01, batch: int =
     save_network(out / "network.h5", tuned)
     loss_curve([h["loss"] for h in res.history], out / "finetune.png",
                title=f"{task.name}: hardware-aware fine-tuning (surrogate gradient)")
-    _write_json(out / "metrics.json", metrics)
+    write_json(out / "metrics.json", metrics)
     return metrics
 
 
@@ -394,7 +394,7 @@ def main(args) -> int:
     from brainkit.exporters.cuba import ExportError
     from brainkit.netfile import NetworkFileError
 
-    from .tasks import TaskError
+    from .tasks import TaskError, get_task
 
     if args.steps < 1 or args.trials < 1:
         print("brainkit finetune: --steps and --trials must be >= 1", file=sys.stderr)
@@ -405,7 +405,7 @@ def main(args) -> int:
     except (NetworkFileError, ExportError, TaskError, FloatingPointError) as exc:
         print(f"brainkit finetune: {exc}", file=sys.stderr)
         return 2
-    name = "accuracy" if m["task"] == "xor" else "nmse"
+    name = get_task(m["task"]).score_name
     print(f"finetuned {args.network} -> {args.out}/network.h5: {name} of the Loihi network "
           f"{m[f'{name}_hardware_before']:.3f} -> {m[f'{name}_hardware_after']:.3f} "
           f"({m['trials']} held-out trials, {m['steps']} steps in {m['seconds']:.1f} s)")

@@ -65,6 +65,11 @@ class Task:
     n_in = n_out = steps = 0
     dt = 1e-3  # seconds
 
+    @property
+    def score_name(self) -> str:
+        """The held-out score's name without the ``test_`` prefix (``accuracy``, ``nmse``)."""
+        return self.metric.replace("test_", "")
+
     def sample(self, rng: np.random.Generator, batch: int) -> Batch:  # pragma: no cover
         raise NotImplementedError
 
