@@ -26,10 +26,10 @@ still pending overwrites it (``rewards_lost`` counts them; 4 slots make this rar
 Integration as the paper's code: 1 ms steps, v by two 0.5 ms Euler steps, u by one 1 ms
 step (the right-hand sides are the library model's), the thalamic input drawn every ms, spikes
 arrive 1 ms after they are fired.  Deviations: the eligibility c and the weights change
-continuously (Euler at 1 ms) instead of every 10 ms; the full run is shorter than the paper's
-hour, with a larger reward to compensate (FULL below: the chosen synapse gains about
-eta d_reward tau c(reward) per rewarded pairing, tau = tau_c tau_d/(tau_c + tau_d), so a
-10 x larger d_reward needs about 10 x fewer pairings); the pairing window is the paper's 10 ms (its code uses 20 ms).
+continuously (Euler at 1 ms) instead of every 10 ms; the pairing window is the paper's 10 ms
+(its code uses 20 ms).  The full run (FULL below) is the paper's hour with its reward
+d_reward = 0.5 uM; the chosen synapse gains about eta d_reward tau c(reward) per rewarded
+pairing, tau = tau_c tau_d/(tau_c + tau_d) (a larger reward is no shortcut: see below).
 
 Measured (cpp_standalone, seed 1, a machine shared by many jobs: wall times are inflated):
 
@@ -48,7 +48,14 @@ Measured (cpp_standalone, seed 1, a machine shared by many jobs: wall times are 
   drove many other weights up (39 % above w_max/2, mean 1.6 mV, rates up to 2 Hz), and it
   ended at 0.23 mV (39th percentile): a larger reward is no shortcut, it breaks the "rest
   stays low" part of the result.
-* The full mode (the paper's hour, about 40 CPU-minutes) was not run for lack of time.
+* Full mode, the paper's hour with its reward (``python examples/izhikevich_2007_rstdp.py``,
+  seed 1; 36 CPU-minutes, 54 min wall beside other jobs): 142 rewards; the chosen synapse
+  ended at **3.92 mV = 0.979 w_max** (the paper's result: it reaches w_max), above 96.6 % of
+  the excitatory weights (median 0.40 mV, mean 0.82 mV, 13 % above w_max/2); rates 1.4 Hz
+  (exc) and 1.0 Hz (inh).  The ``long`` test asks more (above the 99th percentile) and fails
+  there.  That run also counted 142 in-loop pairings against 145 offline: the in-loop test
+  then compared ``lag <= 10 ms`` in float, where a lag of exactly 10 steps can round out;
+  both tests now compare half a step beyond the bounds (the hour was not re-run since).
 
     python examples/izhikevich_2007_rstdp.py [--quick] [--out out/izhikevich_2007_rstdp]
 """
@@ -70,6 +77,7 @@ from brainkit.fileio import atomic_write
 N_E, N_I, M = 800, 200, 100
 N = N_E + N_I
 DT = 1 * ms  # as the paper (its v update: two 0.5 ms Euler steps per 1 ms)
+DT_S = float(DT / second)
 N_SLOTS = 4
 W_EXC, W_INH = 1.0, -1.0  # mV
 
@@ -173,7 +181,7 @@ def build(seed, d_reward, rule):
     from_i.connect(i=n1, j=np.arange(N_SLOTS))
     from_j = b2.Synapses(G, R, on_pre="""
         lag = t - t_last_i_post
-        paired = int(lag > 0*ms and lag <= window)
+        paired = int(lag > 0.5*dt and lag < window + 0.5*dt)
         mine = paired*int(n_pairings_post % n_slots == slot_post)
         n_lost_post += mine*int(t_reward_post < 1e8*second)
         t_reward_post = mine*(t + delay_min + (delay_max - delay_min)*rand()) + (1 - mine)*t_reward_post
@@ -245,11 +253,13 @@ def run(args):
 def pairings_from_spikes(t_i, t_j, window=0.010):
     """Spikes of j that follow the last spike of i by 0 < lag <= window (s), from the
     recorded spike times: the simulation's closed-loop test done offline.  As in the paper's
-    code, a spike of i in the same step as j's is i's last spike (lag 0: no pairing)."""
+    code, a spike of i in the same step as j's is i's last spike (lag 0: no pairing).  Both
+    tests compare lags to half a step beyond the bounds: spike times are multiples of dt, and
+    a lag of exactly the window must not fall out by float rounding."""
     t_i = np.sort(t_i)
     k = np.searchsorted(t_i, t_j, side="right") - 1  # last spike of i at or before t_j
     lag = np.where(k >= 0, t_j - t_i[np.clip(k, 0, None)], np.inf)
-    return t_j[(lag > 1e-12) & (lag <= window + 1e-9)]
+    return t_j[(lag > 0.5 * DT_S) & (lag < window + 0.5 * DT_S)]
 
 
 def reward_gains(res, before=0.1, after=2.0):
