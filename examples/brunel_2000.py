@@ -36,6 +36,7 @@ import numpy as np
 from brian2 import Hz, mV, ms, second
 
 import brainkit as bk
+from brainkit.fileio import write_json
 
 parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
 parser.add_argument("--out", default="out/brunel_2000")
@@ -169,6 +170,5 @@ try:
 except ImportError:  # pragma: no cover
     pass
 metrics["passed"] = all(s["check"]["passed"] for s in metrics["states"].values())
-with open(os.path.join(args.out, "metrics.json"), "w") as f:
-    json.dump(metrics, f, indent=1)
+write_json(os.path.join(args.out, "metrics.json"), metrics, indent=1)
 print("passed" if metrics["passed"] else "FAILED", "->", args.out)

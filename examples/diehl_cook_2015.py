@@ -479,7 +479,7 @@ def main(argv=None):
     import matplotlib.pyplot as plt
     from sklearn.metrics import confusion_matrix
 
-    from brainkit.fileio import atomic_write
+    from brainkit.fileio import atomic_write, write_json
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", default="out/diehl_cook_2015")
@@ -536,9 +536,7 @@ def main(argv=None):
         "theta_mV_mean": float(net.theta.mean() * 1e3),
         "quick": quick,
     }
-    with atomic_write(os.path.join(args.out, "metrics.json")) as tmp:
-        with open(tmp, "w") as fh:
-            json.dump(metrics, fh, indent=1)
+    write_json(os.path.join(args.out, "metrics.json"), metrics, indent=1)
 
     cols = int(np.ceil(np.sqrt(n_e)))
     rows = int(np.ceil(n_e / cols))

@@ -68,14 +68,13 @@ Measured, ``python examples/force_learning.py --benchmark`` (cpp_standalone, N =
 """
 
 import argparse
-import json
 import os
 import time
 
 import numpy as np
 from brian2 import second
 
-from brainkit.fileio import atomic_write
+from brainkit.fileio import atomic_write, write_json
 from brainkit.force import ForceNetwork, best_shift_nmse, nmse
 
 parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -232,7 +231,5 @@ with atomic_write(os.path.join(args.out, "force_raster.png")) as tmp:
     fig.savefig(tmp, format="png", dpi=110)
 plt.close(fig)
 
-with atomic_write(os.path.join(args.out, "metrics.json")) as tmp:
-    with open(tmp, "w") as f:
-        json.dump(metrics, f, indent=1)
+write_json(os.path.join(args.out, "metrics.json"), metrics, indent=1)
 print("post-training NMSE", metrics["post_training_nmse"], "->", args.out)

@@ -72,7 +72,7 @@ import brian2 as b2
 from brian2 import mV, ms, second
 
 from brainkit import load_model
-from brainkit.fileio import atomic_write
+from brainkit.fileio import atomic_write, write_json
 
 N_E, N_I, M = 800, 200, 100
 N = N_E + N_I
@@ -347,9 +347,7 @@ def main(argv=None):
     cfg, info, res, wall = run(args)
     metrics = metrics_of(cfg, info, res, wall)
     plot(args.out, info, res, metrics)
-    with atomic_write(os.path.join(args.out, "metrics.json")) as tmp:
-        with open(tmp, "w") as f:
-            json.dump(metrics, f, indent=1)
+    write_json(os.path.join(args.out, "metrics.json"), metrics, indent=1)
     print(json.dumps(metrics, indent=1))
     return metrics
 

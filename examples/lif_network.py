@@ -17,6 +17,7 @@ from brian2 import Hz, mV, ms, nA
 import brainkit as bk
 from brainkit import plotting
 from brainkit.analysis import fi_curve as simulate_fi_curve
+from brainkit.fileio import write_json
 
 parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
 parser.add_argument("--out", default="out/lif_network")
@@ -65,7 +66,6 @@ metrics = {
     "rerun_seconds": second["run"],
     "fi_max_rel_error": float(np.max(np.abs(rates - analytic)[above] / analytic[above])),
 }
-with open(f"{args.out}/metrics.json", "w") as f:
-    json.dump(metrics, f, indent=2)
+write_json(f"{args.out}/metrics.json", metrics, indent=2)
 print(json.dumps(metrics, indent=2))
 print(f"plots written to {args.out}/")

@@ -42,7 +42,6 @@ mostly the compile): bimodal_fraction 0.30 (near 0: 0.12, near g_max: 0.18), out
 """
 
 import argparse
-import json
 import os
 import time
 
@@ -50,7 +49,7 @@ import numpy as np
 from brian2 import Hz, Mohm, mV, ms, second
 
 import brainkit as bk
-from brainkit.fileio import atomic_write
+from brainkit.fileio import atomic_write, write_json
 
 parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
 parser.add_argument("--out", default="out/song_miller_abbott_2000")
@@ -147,9 +146,7 @@ metrics = {
     "output_rate_hz_vs_time": rates,
     "compile_s": net.timings.get("compile"), "wall_s": run_s,
 }
-with atomic_write(os.path.join(args.out, "metrics.json")) as tmp:
-    with open(tmp, "w") as f:
-        json.dump(metrics, f, indent=1)
+write_json(os.path.join(args.out, "metrics.json"), metrics, indent=1)
 
 import matplotlib  # noqa: E402
 

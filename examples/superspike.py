@@ -48,7 +48,6 @@ Measured (cpp_standalone, on 2 CPU cores shared with other jobs: compile times v
 """
 
 import argparse
-import json
 import os
 import tempfile
 import time
@@ -58,7 +57,7 @@ from brian2 import Hz, ms, pA, second
 
 from brainkit import load_model
 from brainkit.analysis import van_rossum_distance
-from brainkit.fileio import atomic_write
+from brainkit.fileio import atomic_write, write_json
 
 T_TRIAL = 500 * ms
 N_IN = 100
@@ -293,9 +292,7 @@ def main(argv=None):
               f"(last trial {d[-1]:.3f}); last trial spikes (ms) "
               f"{metrics[case]['output_spikes_last_trial_ms']}", flush=True)
     plot(args.out, spikes, dists, n_epochs)
-    with atomic_write(os.path.join(args.out, "metrics.json")) as tmp:
-        with open(tmp, "w") as f:
-            json.dump(metrics, f, indent=1)
+    write_json(os.path.join(args.out, "metrics.json"), metrics, indent=1)
     print(f"timings {timings}; wrote {args.out}/metrics.json, {args.out}/superspike.png")
     return metrics
 

@@ -38,6 +38,7 @@ from brian2 import mV, ms, nS, pA
 
 import brainkit as bk
 from brainkit.analysis import network_statistics
+from brainkit.fileio import write_json
 
 parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
 parser.add_argument("--out", default="out/vogels_abbott_2005")
@@ -128,6 +129,5 @@ try:
 except ImportError:  # pragma: no cover
     pass
 metrics["passed"] = all(s["check"]["passed"] for s in metrics["networks"].values())
-with open(os.path.join(args.out, "metrics.json"), "w") as f:
-    json.dump(metrics, f, indent=1)
+write_json(os.path.join(args.out, "metrics.json"), metrics, indent=1)
 print("passed" if metrics["passed"] else "FAILED", "->", args.out)
