@@ -75,10 +75,10 @@ def main(argv=None):
     def step():
         th = torch.full((B, N), -math.pi / 2, dtype=dtype)
         s = torch.zeros((B, N), dtype=dtype)
-        xin = x @ U.T  # (B, T, N)
+        xin = (x @ U.T).unbind(1)  # T views of (B, N): one stacked gradient, not T full-size ones
         outs = []
         for n in range(T):
-            I = s @ W.T + xin[:, n] + I0
+            I = s @ W.T + xin[n] + I0
             cth = torch.cos(th)
             F = (1 - cth) + (1 + cth) * I
             d = th - 2 * math.pi * torch.floor(th / (2 * math.pi)) - math.pi

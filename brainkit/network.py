@@ -134,6 +134,8 @@ class Network:
         self.connections: Dict[str, Connection] = {}
         self.recordings: List[tuple] = []
         self._built = None  # standalone: (device, objects, duration)
+        self._baked: Optional[Dict[Any, np.ndarray]] = None  # values compiled into the binary
+        self.last_run_args: List[str] = []  # what the last standalone run passed
         self.timings: Dict[str, float] = {}
 
     # ----------------------------------------------------------------- description
@@ -416,6 +418,8 @@ class Network:
                 objects = self._build_objects()
                 # default values go into the binary; every run overrides what it is given
                 self._assign(objects, {}, {}, {}, {}, {}, runtime=True)
+                self._baked = {}
+                self._assign(objects, {}, {}, {}, {}, {}, runtime=False, baked=self._baked)
                 net = brian2.Network(objects["all"])
                 net.run(duration, report=report)
                 t0 = time.perf_counter()
@@ -427,6 +431,8 @@ class Network:
             self.timings = {"compile": compile_s}
         device, objects, _ = self._built
         run_args = self._assign(objects, weights, inputs, init, rates, I_ext, runtime=False)
+        self.last_run_args = sorted(f"{k.group_name}.{k.name}" if hasattr(k, "group_name")
+                                    else k.name for k in run_args)
         t0 = time.perf_counter()
         device.run(run_args=run_args, with_output=False)
         self.timings["run"] = time.perf_counter() - t0
@@ -564,18 +570,33 @@ class Network:
             S.delay = c.delay
         return S
 
-    def _assign(self, objs, weights, inputs, init, rates, I_ext, runtime: bool):
-        """Put values into the objects (runtime) or into a run_args dict (standalone)."""
+    def _assign(self, objs, weights, inputs, init, rates, I_ext, runtime: bool,
+                baked: Optional[Dict[Any, np.ndarray]] = None):
+        """Put values into the objects (runtime) or into a run_args dict (standalone).
+
+        A standalone run passes only the values that differ from those compiled into the
+        binary (``self._baked``, recorded at build time into ``baked``): every run argument is
+        a file the binary reads, and for millions of synapses that I/O would cost more than
+        the simulation.
+        """
         run_args: Dict[Any, Any] = {}
+        in_binary = self._baked if baked is None else None
+
+        def unchanged(key, arr):
+            if baked is not None:
+                baked[key] = arr
+                return False
+            return in_binary is not None and key in in_binary and np.array_equal(
+                in_binary[key], arr)
 
         def put(group, var, value):
-            view = getattr(group, var)
             if runtime:
                 group.__setattr__(var, value)
-            else:
-                size = len(group)
-                arr = np.broadcast_to(np.asarray(value, dtype=float), (size,)).copy()
-                run_args[view] = arr * _unit_of(group, var)
+                return
+            size = len(group)
+            arr = np.broadcast_to(np.asarray(value, dtype=float), (size,)).copy()
+            if not unchanged((group.name, var), arr):
+                run_args[getattr(group, var)] = arr * _unit_of(group, var)
 
         for cname, c in self.connections.items():
             w = weights.get(cname, c.weights)
@@ -612,7 +633,8 @@ class Network:
                 if runtime:
                     raise NetworkError("runtime networks take new stimuli through "
                                        "current_input() before run()")
-                run_args[ta] = values
+                if not np.array_equal(values, ta.values):  # ta.values: compiled in
+                    run_args[ta] = values
         for sname, src in self.sources.items():
             if src.kind == "poisson":
                 put(objs["groups"][sname], "rates", rates.get(sname, src.rates))

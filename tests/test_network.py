@@ -56,6 +56,8 @@ def test_runtime_and_cpp_standalone_give_identical_spikes_and_reruns_do_not_reco
                   init={"exc": {"v": v0}})
     assert os.path.getmtime(binary) == mtime
     assert sa.timings["run"] < 5.0 and "compile" in sa.timings
+    # only what differs from the compiled-in values is passed to the binary
+    assert len(sa.last_run_args) == 3 and any(a.endswith(".w") for a in sa.last_run_args)
 
     rt2, _ = _small_network("runtime")
     rt2.connections["exc->exc"].weights = W2
@@ -63,6 +65,11 @@ def test_runtime_and_cpp_standalone_give_identical_spikes_and_reruns_do_not_reco
     res_rt2 = rt2.run(200 * ms, init={"exc": {"v": v0}})
     assert _spike_list(res2) == _spike_list(res_rt2)
     assert _spike_list(res2) != _spike_list(res_sa)
+
+    # back to the compiled-in values: nothing is passed, and the first run comes out again
+    res3 = sa.run(200 * ms, weights={"exc->exc": W})
+    assert sa.last_run_args == []
+    assert _spike_list(res3) == _spike_list(res_sa)
 
     with pytest.raises(NetworkError, match="compiled for a duration"):
         sa.run(100 * ms)
