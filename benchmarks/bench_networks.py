@@ -8,16 +8,27 @@ synapses grows as N^2):
   exponential current synapses (5 ms / 10 ms), PSPs w_e R = 1.62 mV, w_i R = -9 mV,
 * COBA: LIF (E_L = V_r = -60 mV), exponential conductances 6 nS / 67 nS (E = 0 / -80 mV),
 * COBAHH: Traub-Miles HH cells (area 20000 um^2), exponential conductances 6 nS / 67 nS,
+  integrated with exponential Euler in both versions,
+
+where the weights are those of the 4000-neuron network scaled by 4000/N: p stays 0.02, and
+each neuron's total synaptic input (in-degree x weight) stays that of N = 4000, so every size
+runs in the papers' regime (the convention of the public benchmark suites, e.g. BrainPy's
+COBA/CUBA benchmark scripts; without it the 32k CUBA network falls to ~1 Hz and COBA falls
+silent).  Done identically in both versions (``weight_scale``).
 
 each written once directly in Brian2 (one NeuronGroup, subgroups, the benchmark's equations)
 and once through brainkit (library models ``lif``/``hh_traub_miles`` with ``exp_current`` /
-``exp_conductance``; one population, an excitatory and an inhibitory connection).  Both get the same connectivity
-(drawn with numpy) and the same initial values, are built on cpp_standalone in one process
-and report, per size: compile time, run wall time (``device.run``, which includes loading
-the binary's inputs), the simulation time the binary measures itself, the ratio brainkit/Brian2
-of the run times, the firing rates and synaptic events per second of simulated wall time.
+``exp_conductance``; one population, an excitatory and an inhibitory connection).  Both get the
+same connectivity (drawn with numpy) and the same initial values, compiled into the binary in
+both (brainkit: population ``init``, so its run passes no ``run_args``; ``Network.last_run_args``
+is printed and stored to show it), are built on cpp_standalone in one process and report, per
+model and size: compile time, run wall time (``device.run``: process start, loading the
+binary's inputs, simulation, writing results), the simulation time the binary measures itself,
+the ratios brainkit/Brian2 of both, the firing rates, and the synaptic events (spikes x
+out-degree) per second of the binary's simulation time.
 
     python benchmarks/bench_networks.py --sizes 1000 4000 16000 --out out/bench_networks
+    python benchmarks/bench_networks.py --sizes 32000 --models cobahh --duration-for cobahh:32000=250
 """
 
 from __future__ import annotations
@@ -33,6 +44,13 @@ import numpy as np
 
 MODELS = ("cuba", "coba", "cobahh")
 P_CONN = 0.02
+N_REF = 4000  # the size whose weights are the papers'
+
+
+def weight_scale(n):
+    """Factor on the synaptic weights: 4000/N keeps each neuron's total input that of the
+    4000-neuron network (p fixed at 0.02)."""
+    return N_REF / n
 
 
 def connectivity(n, seed):
@@ -93,14 +111,15 @@ def brainkit_network(model, n, seed=1, duration_ms=1000.0, dt_ms=0.1, build_dir=
     i_i = np.concatenate([conn["IE"][0], conn["II"][0]]) + n_e
     j_i = np.concatenate([conn["IE"][1], conn["II"][1] + n_e])
     R = 100.0  # Mohm: w = PSP/R for CUBA
+    s = weight_scale(n)
     for name, i, j, exc in (("exc", i_e, j_e, True), ("inh", i_i, j_i, False)):
         if model == "cuba":
             net.connect("P", "P", "exp_current", i=i, j=j,
-                        weights=(1.62e3 / R if exc else -9e3 / R) * pA,
+                        weights=s * (1.62e3 / R if exc else -9e3 / R) * pA,
                         params={"tau_syn": (5 if exc else 10) * ms}, name=name)
         else:
             net.connect("P", "P", "exp_conductance", i=i, j=j,
-                        weights=(6 if exc else 67) * nS,
+                        weights=s * (6 if exc else 67) * nS,
                         params={"tau_syn": (5 if exc else 10) * ms,
                                 "E_rev": (0 if exc else -80) * mV}, name=name)
     if record_spikes:
@@ -109,7 +128,11 @@ def brainkit_network(model, n, seed=1, duration_ms=1000.0, dt_ms=0.1, build_dir=
     if model != "cuba":
         vals[f"g_syn{net.connections['exc'].suffix}"] = init["ge"] * nS
         vals[f"g_syn{net.connections['inh'].suffix}"] = init["gi"] * nS
-    return net, {"init": {"P": vals}}
+    # compiled into the binary, as in the Brian2 version (P.v = ...): the run passes nothing;
+    # hh_traub_miles' gates start at rest for these v (its initial m = alpha_m/(alpha_m +
+    # beta_m), ... are evaluated after v in the binary)
+    net.populations["P"].init.update(vals)
+    return net, {}
 
 
 def run_brainkit(model, n, seed, duration_ms, build_dir):
@@ -126,7 +149,8 @@ def run_brainkit(model, n, seed, duration_ms, build_dir):
         outdeg += np.bincount(c.i, minlength=n)
     return {"compile_s": net.timings["compile"], "run_s": net.timings["run"],
             "binary_s": float(getattr(device, "_last_run_time", np.nan)), "total_s": total,
-            "counts": counts, "outdeg": outdeg,
+            "counts": counts, "outdeg": outdeg, "run_args": list(net.last_run_args),
+            "spikes": (np.asarray(res.spikes["P"][0]), np.asarray(res.spikes["P"][1] / ms)),
             "n_syn": int(sum(len(c.i) for c in net.connections.values()))}
 
 
@@ -145,7 +169,9 @@ def run_brian2(model, n, seed, duration_ms, build_dir):
     previous = get_device()
     set_device(device, directory=build_dir, build_on_run=False)
     try:
+        # the same C++ flags and make parallelism as brainkit's builds (_compile_prefs)
         b2.prefs.codegen.cpp.extra_compile_args_gcc = ["-w", "-O3", "-march=native"]
+        b2.prefs.devices.cpp_standalone.extra_make_args_unix = [f"-j{os.cpu_count() or 1}"]
         b2.seed(seed)
         taum, taue, taui = 20 * ms, 5 * ms, 10 * ms
         Vt, Vr = -50 * mV, -60 * mV
@@ -156,7 +182,7 @@ def run_brian2(model, n, seed, duration_ms, build_dir):
                      dgi/dt = -gi/taui : volt"""
             P = b2.NeuronGroup(n, eqs, threshold="v > Vt", reset="v = Vr", refractory=5 * ms,
                                method="exact", dt=0.1 * ms)
-            we, wi = 1.62 * mV, -9 * mV
+            we, wi = weight_scale(n) * 1.62 * mV, weight_scale(n) * -9 * mV
             on_e, on_i = "ge += we", "gi += wi"
         elif model == "coba":
             El, Ee, Ei, gl = -60 * mV, 0 * mV, -80 * mV, 10 * nS
@@ -165,7 +191,7 @@ def run_brian2(model, n, seed, duration_ms, build_dir):
                      dgi/dt = -gi/taui : siemens"""
             P = b2.NeuronGroup(n, eqs, threshold="v > Vt", reset="v = Vr", refractory=5 * ms,
                                method="exponential_euler", dt=0.1 * ms)
-            we, wi = 6 * nS, 67 * nS
+            we, wi = weight_scale(n) * 6 * nS, weight_scale(n) * 67 * nS
             on_e, on_i = "ge += we", "gi += wi"
         else:
             area = 20000 * umetre ** 2
@@ -190,9 +216,11 @@ def run_brian2(model, n, seed, duration_ms, build_dir):
             alpha_n = 0.032*(mV**-1)*5*mV/exprel((15*mV-v+VT)/(5*mV))/ms : Hz
             beta_n = .5*exp((10*mV-v+VT)/(40*mV))/ms : Hz
             """
+            ns = dict(Cm=Cm, gl=gl, El=El, EK=EK, ENa=ENa, g_na=g_na, g_kd=g_kd, VT=VT,
+                      Ee=Ee, Ei=Ei, taue=taue, taui=taui)  # explicit: the local n is N
             P = b2.NeuronGroup(n, eqs, threshold="v > -20*mV", refractory=3 * ms,
-                               method="exponential_euler", dt=0.1 * ms)
-            we, wi = 6 * nS, 67 * nS
+                               method="exponential_euler", dt=0.1 * ms, namespace=ns)
+            we, wi = weight_scale(n) * 6 * nS, weight_scale(n) * 67 * nS
             on_e, on_i = "ge += we", "gi += wi"
         Pe, Pi = P[:n_e], P[n_e:]
         Ce = b2.Synapses(Pe, P, on_pre=on_e, dt=0.1 * ms)
@@ -224,18 +252,50 @@ def run_brian2(model, n, seed, duration_ms, build_dir):
         outdeg[n_e:] = np.bincount(Ci.i[:], minlength=n_i)
         return {"compile_s": compile_s, "run_s": run_s,
                 "binary_s": float(getattr(device, "_last_run_time", np.nan)),
-                "counts": counts, "outdeg": outdeg, "n_syn": int(len(Ce) + len(Ci))}
+                "counts": counts, "outdeg": outdeg, "n_syn": int(len(Ce) + len(Ci)),
+                "spikes": (np.asarray(mon.i[:]), np.asarray(mon.t[:] / ms))}
     finally:
         reset_device(previous)
 
 
 def summary(r, n, duration_s):
     events = int(np.sum(r["counts"] * r["outdeg"]))
-    return {"compile_s": round(r["compile_s"], 2), "run_s": round(r["run_s"], 3),
-            "binary_s": round(r["binary_s"], 3), "n_syn": r["n_syn"],
-            "rate_hz": round(float(r["counts"].sum() / n / duration_s), 3),
-            "syn_events": events,
-            "events_per_s": float(events / r["binary_s"]) if r["binary_s"] > 0 else None}
+    out = {"compile_s": round(r["compile_s"], 2), "run_s": round(r["run_s"], 3),
+           "binary_s": round(r["binary_s"], 3), "n_syn": r["n_syn"],
+           "rate_hz": round(float(r["counts"].sum() / n / duration_s), 3),
+           "syn_events": events,
+           "events_per_s": float(events / r["binary_s"]) if r["binary_s"] > 0 else None}
+    if "run_args" in r:
+        out["run_args"] = r["run_args"]
+    return out
+
+
+def parse_durations(items, default_ms):
+    """``MODEL:N=MS`` items (e.g. ``cobahh:32000=250``) -> {(model, n): ms}."""
+    out = {}
+    for item in items or []:
+        try:
+            key, ms = item.split("=")
+            model, n = key.split(":")
+            out[(model, int(n))] = float(ms)
+        except ValueError:
+            raise SystemExit(f"--duration-for: expected MODEL:N=MS, got {item!r}") from None
+    return out
+
+
+HEADER = ("model    N       synapses  dur | compile s B2/BK | run wall s B2 / BK   ratio | "
+          "binary s B2 / BK    ratio | rate Hz B2 / BK | events/s B2 / BK   | BK run_args")
+
+
+def line(r):
+    b, k = r["brian2"], r["brainkit"]
+    return (f"{r['model']:7s} {r['n']:6d} {b['n_syn']:10d} {r['duration_ms'] / 1000:4.2g}s | "
+            f"{b['compile_s']:6.1f} / {k['compile_s']:6.1f} | "
+            f"{b['run_s']:7.3f} / {k['run_s']:7.3f} {r['ratio_run']:6.3f} | "
+            f"{b['binary_s']:7.3f} / {k['binary_s']:7.3f} {r['ratio_binary']:6.3f} | "
+            f"{b['rate_hz']:6.2f} / {k['rate_hz']:6.2f} | "
+            f"{(b['events_per_s'] or 0):8.3g} / {(k['events_per_s'] or 0):8.3g} | "
+            f"{','.join(k.get('run_args', [])) or 'none'}")
 
 
 def main(argv=None):
@@ -243,54 +303,64 @@ def main(argv=None):
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 4000, 16000, 32000])
     parser.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
     parser.add_argument("--duration", type=float, default=1000.0, help="simulated ms")
+    parser.add_argument("--duration-for", nargs="*", metavar="MODEL:N=MS",
+                        help="a shorter simulated time for one model and size, e.g. "
+                             "cobahh:32000=250 (rates and events/s are per second)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--out", default="out/bench_networks")
     args = parser.parse_args(argv)
+    durations = parse_durations(args.duration_for, args.duration)
     os.makedirs(args.out, exist_ok=True)
     rows = []
     root = tempfile.mkdtemp(prefix="bench_networks-")
+    print(f"cpp_standalone, dt 0.1 ms, weights x 4000/N, {os.cpu_count()} CPUs, load average "
+          f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
+    print(HEADER, flush=True)
     for model in args.models:
         for n in args.sizes:
-            d = args.duration / 1000
-            b = summary(run_brian2(model, n, args.seed, args.duration,
+            dur = durations.get((model, n), args.duration)
+            d = dur / 1000
+            b = summary(run_brian2(model, n, args.seed, dur,
                                    os.path.join(root, f"b2-{model}-{n}")), n, d)
-            k = summary(run_brainkit(model, n, args.seed, args.duration,
+            k = summary(run_brainkit(model, n, args.seed, dur,
                                      os.path.join(root, f"bk-{model}-{n}")), n, d)
-            row = {"model": model, "n": n, "brian2": b, "brainkit": k,
+            row = {"model": model, "n": n, "duration_ms": dur, "weight_scale": weight_scale(n),
+                   "brian2": b, "brainkit": k,
                    "ratio_run": round(k["run_s"] / b["run_s"], 3),
-                   "ratio_binary": round(k["binary_s"] / b["binary_s"], 3)}
+                   "ratio_binary": round(k["binary_s"] / b["binary_s"], 3),
+                   "loadavg": os.getloadavg()}
             rows.append(row)
-            print(f"{model:7s} N={n:6d} syn={b['n_syn']:9d} | brian2 compile {b['compile_s']:6.1f}s "
-                  f"run {b['run_s']:7.3f}s (binary {b['binary_s']:7.3f}s) {b['rate_hz']:6.2f} Hz | "
-                  f"brainkit compile {k['compile_s']:6.1f}s run {k['run_s']:7.3f}s (binary "
-                  f"{k['binary_s']:7.3f}s) {k['rate_hz']:6.2f} Hz | ratio run "
-                  f"{row['ratio_run']:.3f} binary {row['ratio_binary']:.3f} | "
-                  f"{(k['events_per_s'] or 0) / 1e6:.1f} M events/s", flush=True)
+            print(line(row), flush=True)
             with open(os.path.join(args.out, "bench_networks.json"), "w") as f:
                 json.dump({"duration_ms": args.duration, "rows": rows,
                            "cpus": os.cpu_count()}, f, indent=1)
             with open(os.path.join(args.out, "bench_networks.md"), "w") as f:
-                f.write(table(rows, args.duration))
+                f.write(table(rows))
+    print(f"load average at the end {' '.join(f'{x:.2f}' for x in os.getloadavg())}",
+          flush=True)
     return rows
 
 
-def table(rows, duration_ms):
+def table(rows):
     """The results as a markdown table."""
-    lines = [f"Simulated time {duration_ms:g} ms, dt 0.1 ms, cpp_standalone, "
-             f"{os.cpu_count()} CPUs.  run = device.run wall time (process start, loading "
-             "inputs, simulation, writing results); binary = simulation time the binary "
-             "measures itself.", "",
-             "| model | N | synapses | B2 compile s | BK compile s | B2 run s | BK run s | "
-             "B2 binary s | BK binary s | ratio run | ratio binary | rate Hz (B2/BK) | "
-             "events/s (BK) |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [f"cpp_standalone, dt 0.1 ms, weights x 4000/N, {os.cpu_count()} CPUs.  run = "
+             "device.run wall time (process start, loading inputs, simulation, writing "
+             "results); binary = simulation time the binary measures itself; ratios = "
+             "brainkit / Brian2; events = spikes x out-degree, per second of binary time; "
+             "run_args = what brainkit's run passed to the binary.", "",
+             "| model | N | synapses | simulated s | compile s B2 / BK | run wall s B2 / BK | "
+             "ratio run | binary s B2 / BK | ratio binary | rate Hz B2 / BK | "
+             "events/s B2 / BK | BK run_args |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         b, k = r["brian2"], r["brainkit"]
-        lines.append(f"| {r['model']} | {r['n']} | {b['n_syn']} | {b['compile_s']:.1f} | "
-                     f"{k['compile_s']:.1f} | {b['run_s']:.3f} | {k['run_s']:.3f} | "
-                     f"{b['binary_s']:.3f} | {k['binary_s']:.3f} | {r['ratio_run']:.3f} | "
-                     f"{r['ratio_binary']:.3f} | {b['rate_hz']:.2f} / {k['rate_hz']:.2f} | "
-                     f"{(k['events_per_s'] or 0):.3g} |")
+        lines.append(f"| {r['model']} | {r['n']} | {b['n_syn']} | {r['duration_ms'] / 1000:g} | "
+                     f"{b['compile_s']:.1f} / {k['compile_s']:.1f} | "
+                     f"{b['run_s']:.3f} / {k['run_s']:.3f} | {r['ratio_run']:.3f} | "
+                     f"{b['binary_s']:.3f} / {k['binary_s']:.3f} | {r['ratio_binary']:.3f} | "
+                     f"{b['rate_hz']:.2f} / {k['rate_hz']:.2f} | "
+                     f"{(b['events_per_s'] or 0):.3g} / {(k['events_per_s'] or 0):.3g} | "
+                     f"{', '.join(k.get('run_args', [])) or 'none'} |")
     return "\n".join(lines) + "\n"
 
 

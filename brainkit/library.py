@@ -18,6 +18,8 @@ A model file holds one model::
     parameters:                  # every value is a Brian2 expression with units
       tau_m: 10*ms
     initial: {v: E_L}
+    constraints:                 # optional: every parameter set must satisfy these
+      - V_r < V_th
     variants:                    # named parameter sets (e.g. Izhikevich firing patterns)
       fast_spiking: {a: 0.1/ms}
 
@@ -50,7 +52,7 @@ _REQUIRED = {"name", "kind", "title", "reference", "description", "equations"}
 _KNOWN_KEYS = _REQUIRED | {
     "threshold", "reset", "refractory", "method", "input", "voltage", "parameters", "initial",
     "variants", "on_pre", "on_post", "post_equations", "pre_equations", "current", "target",
-    "events", "notes", "differentiable", "weight_parameters",
+    "events", "notes", "differentiable", "weight_parameters", "constraints",
 }
 _user_paths: List[Path] = []
 
@@ -149,6 +151,7 @@ class Model:
     notes: Optional[str] = None
     differentiable: Optional[bool] = None
     weight_parameters: List[str] = field(default_factory=list)
+    constraints: List[str] = field(default_factory=list)
     variants: Dict[str, Dict[str, Any]] = field(default_factory=dict)
     variant: Optional[str] = None
     path: Optional[str] = None
@@ -196,10 +199,31 @@ class Model:
                           offset)
 
     def with_parameters(self, **overrides) -> "Model":
-        """A copy with parameters overridden; each value must have the default's units."""
+        """A copy with parameters overridden; each value must have the default's units and
+        the result must satisfy the model's ``constraints``."""
         m = copy.deepcopy(self)
         m.parameters.update(_check_overrides(self, overrides))
+        m.check_constraints()
         return m
+
+    def check_constraints(self) -> None:
+        """Raise :class:`ModelError` if a parameter set breaks one of the file's
+        ``constraints`` (boolean expressions of the parameters, e.g. ``tau_rise < tau_decay``):
+        the error names the constraint, its line and the values of the parameters in it."""
+        import re
+
+        for k, expr in enumerate(self.constraints):
+            try:
+                ok = bool(_evaluate(expr, self.parameters))
+            except Exception as exc:  # noqa: BLE001 - report any evaluation problem
+                raise self.error("constraints", f"constraint '{expr}' cannot be evaluated: "
+                                                f"{exc}", k) from None
+            if not ok:
+                names = [n for n in dict.fromkeys(re.findall(r"[A-Za-z_]\w*", expr))
+                         if n in self.parameters]
+                values = ", ".join(f"{n} = {self.parameters[n]!r}" for n in names)
+                raise self.error("constraints", f"parameters break the constraint '{expr}' "
+                                                f"({values})", k)
 
     def namespace(self) -> Dict[str, Any]:
         """Parameter values by name, ready to pass as a Brian2 ``namespace``."""
@@ -303,6 +327,11 @@ def _parse(text: str, path: Path) -> Model:
     for key in ("equations", "post_equations", "pre_equations"):
         if getattr(model, key):  # parse now: a ModelError names the line
             model.brian2_equations(key, check=True)
+    if not isinstance(model.constraints, list) or not all(
+            isinstance(c, str) for c in model.constraints):
+        raise ModelError("constraints must be a list of expressions of the parameters", path,
+                         lines.get("constraints"))
+    model.check_constraints()
     return model
 
 
@@ -338,6 +367,7 @@ def load_model(name_or_path: Union[str, Path], variant: Optional[str] = None,
                              f"(variants: {', '.join(sorted(model.variants)) or 'none'})", path)
         model.parameters.update(model.variants[variant])
         model.variant = variant
+        model.check_constraints()
     if overrides:
         model = model.with_parameters(**overrides)
     return model

@@ -17,9 +17,10 @@ set with :meth:`Network.current_input`, and each incoming connection adds its cu
 
 On ``cpp_standalone`` the network is generated and compiled at the first :meth:`run` (into its
 own build folder) and every later run executes the same binary with new weights, inputs and
-initial values passed as ``run_args``.  Structure (populations, connection indices, duration,
-recorded variables, spike-generator spikes) is fixed once built; changing it needs a new
-:class:`Network`.
+initial values passed as ``run_args`` (only those that differ from the compiled-in ones; initial
+values given as expressions of other variables are re-evaluated for the new numbers).
+Structure (populations, connection indices, duration, recorded variables, spike-generator
+spikes) is fixed once built; changing it needs a new :class:`Network`.
 """
 
 from __future__ import annotations
@@ -609,6 +610,7 @@ class Network:
             values = dict(m.initial)
             values.update(pop.init)
             values.update(init.get(pname, {}))
+            n_args = len(run_args)
             for var, val in values.items():
                 if isinstance(val, str):
                     if not runtime:  # evaluated in the binary's initialisation, as built
@@ -620,6 +622,14 @@ class Network:
                     g.__setattr__(var, val)
                 else:
                     put(g, var, val)
+            if not runtime and baked is None and len(run_args) > n_args:
+                # numbers passed for this run are set just before the network runs, after the
+                # binary evaluated the expressions (e.g. hh_traub_miles' gates m = alpha_m/
+                # (alpha_m + beta_m) of v): re-evaluate those that depend on them here
+                built = dict(m.initial)
+                built.update(pop.init)
+                for var, arr in _reevaluated_initial(g, m, built, values).items():
+                    run_args[getattr(g, var)] = arr * _unit_of(g, var)
             if pname in I_ext:
                 put(g, "I_ext", I_ext[pname])
             if pname in inputs:
@@ -696,6 +706,43 @@ class Network:
 
 
 # ----------------------------------------------------------------------- functions
+def _reevaluated_initial(group, model: Model, built: Dict[str, Any],
+                         values: Dict[str, Any]) -> Dict[str, np.ndarray]:
+    """Initial values given as expressions, re-evaluated for a standalone run that passes new
+    numbers for other variables: ``built`` are the initial values compiled into the binary,
+    ``values`` those of this run (both applied in order, as the runtime backend does).  Both
+    are evaluated on Brian2's runtime device (numpy) with ``group``'s equations; the
+    expressions whose values change are returned (SI floats), so that the run's state is the
+    one the runtime backend would set up.  Expressions with random numbers (``rand()``,
+    ``randn()``) keep the values the binary draws."""
+    import brian2
+    from brian2.devices.device import get_device, reset_device, set_device
+
+    exprs = [var for var, val in values.items()
+             if isinstance(val, str) and not any(f in val for f in ("rand(", "randn("))]
+    if not exprs:
+        return {}
+    previous = get_device()
+    set_device("runtime")
+    old_target = brian2.prefs.codegen.target
+    brian2.prefs.codegen.target = "numpy"
+    try:
+        evaluated = []
+        for vals in (built, values):
+            kwargs = {"refractory": model.refractory} if model.refractory is not None else {}
+            rg = brian2.NeuronGroup(len(group), group.user_equations,
+                                    namespace=dict(group.namespace), **kwargs)
+            for var, val in vals.items():
+                rg.__setattr__(var, val)
+            evaluated.append({var: np.asarray(rg.variables[var].get_value(), dtype=float).copy()
+                              for var in exprs})
+    finally:
+        brian2.prefs.codegen.target = old_target
+        reset_device(previous)
+    return {var: evaluated[1][var] for var in exprs
+            if not np.array_equal(evaluated[0][var], evaluated[1][var])}
+
+
 def _renewal_group(src: Source, dt, uid):
     """The NeuronGroup of :meth:`Network.renewal_source` (integrated-hazard thresholding)."""
     import brian2

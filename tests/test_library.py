@@ -111,3 +111,14 @@ def test_library_is_the_models_folder():
     assert load_model("gated").parameters["tau_s"] == 10 * ms
     assert load_model("lif").parameters["R"] * nA == 100 * mV
     assert float(load_model("theta").parameters["tau"] / second) == pytest.approx(0.01)
+
+
+@pytest.mark.parametrize("name", ["biexp_current", "biexp_conductance"])
+def test_parameters_that_break_a_model_constraint_are_refused_with_their_values(name):
+    # equal rise and decay times make the normalisation divide by zero (an inf weight)
+    with pytest.raises(ModelError, match=r"line \d+: .*constraint 'tau_rise < tau_decay' "
+                                         r"\(tau_rise = 5\. \* msecond, tau_decay = 5\. \* msecond\)"):
+        load_model(name, tau_rise=5 * ms)
+    with pytest.raises(ModelError, match="tau_rise < tau_decay"):
+        load_model(name).with_parameters(tau_rise=8 * ms)
+    assert load_model(name, tau_rise=2 * ms).parameters["tau_rise"] == 2 * ms

@@ -116,3 +116,29 @@ def test_bad_network_input_is_refused_clearly():
         net.population("y", "lif", 2, params={"tau_m": 3 * pA})
     with pytest.raises(NetworkError, match="exists already"):
         net.population("exc", "lif", 2)
+
+
+@pytest.mark.standalone
+def test_standalone_run_reevaluates_initial_expressions_that_depend_on_new_values():
+    """hh_traub_miles starts its gates at rest for its v (m = alpha_m/(alpha_m + beta_m), ...):
+    a standalone run given new numbers for v must start the gates from that v, as the runtime
+    backend does (the binary evaluates the expressions before the run's numbers are set)."""
+    v0 = np.array([-75.0, -65.0, -55.0, -45.0]) * mV
+    gates = {}
+    for backend in ("runtime", "cpp_standalone"):
+        net = Network(dt=0.1 * ms, backend=backend, name="hh-init")
+        net.population("hh", "hh_traub_miles", 4)
+        net.record("hh", ["v", "m", "h", "n"])
+        res = net.run(1 * ms, init={"hh": {"v": v0}})
+        gates[backend] = {x: res.traces["hh"][x][:, 0] for x in "vmhn"}
+        if backend == "cpp_standalone":
+            assert sorted(a.split(".")[1] for a in net.last_run_args) == ["h", "m", "n", "v"]
+            rest = net.run(1 * ms)  # compiled-in values again: gates at rest for E_L
+            assert net.last_run_args == []
+            m_rest = rest.traces["hh"]["m"][:, 0]
+    np.testing.assert_allclose(gates["runtime"]["v"] / mV, v0 / mV)
+    for x in "mhn":
+        np.testing.assert_allclose(gates["cpp_standalone"][x], gates["runtime"][x], rtol=1e-12)
+    assert np.ptp(gates["cpp_standalone"]["m"]) > 0.05  # differ between the four v
+    np.testing.assert_allclose(m_rest, m_rest[0])  # all at rest for E_L = -60 mV
+    assert abs(m_rest[0] - gates["runtime"]["m"][1]) > 1e-3
