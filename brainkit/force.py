@@ -48,8 +48,10 @@ from __future__ import annotations
 
 import itertools
 import os
+import shutil
 import tempfile
 import time
+import weakref
 from typing import Any, Dict, Optional
 
 import numpy as np
@@ -444,6 +446,8 @@ class ForceNetwork:
             finally:
                 reset_device(previous)
             self._built = (device, objs)
+            # the temporary folder goes when this object goes
+            self._finalizer = weakref.finalize(self, shutil.rmtree, directory, True)
         device, objs = self._built
         run_args = {getattr(g, var): val for (g, var), val in
                     self._values(objs, t_on, t_off).items()}

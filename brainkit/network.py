@@ -27,8 +27,10 @@ from __future__ import annotations
 
 import itertools
 import os
+import shutil
 import tempfile
 import time
+import weakref
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence, Union
 
@@ -430,6 +432,8 @@ class Network:
                 reset_device(previous)
             self._built = (device, objects, duration)
             self.timings = {"compile": compile_s}
+            if self.build_dir is None:  # our temporary folder goes when this network goes
+                self._finalizer = weakref.finalize(self, shutil.rmtree, directory, True)
         device, objects, _ = self._built
         run_args = self._assign(objects, weights, inputs, init, rates, I_ext, runtime=False)
         self.last_run_args = sorted(f"{k.group_name}.{k.name}" if hasattr(k, "group_name")
@@ -438,6 +442,13 @@ class Network:
         device.run(run_args=run_args, with_output=False)
         self.timings["run"] = time.perf_counter() - t0
         return Results.collect(self, objects)
+
+    def close(self) -> None:
+        """Delete the generated C++ project now (if this network created it; it is also
+        deleted when the network is garbage-collected).  A later :meth:`run` compiles again."""
+        if self._built is not None and self.build_dir is None:
+            self._finalizer()
+        self._built = None
 
     # ------------------------------------------------------------------ building
     def _build_objects(self) -> Dict[str, Any]:

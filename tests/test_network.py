@@ -74,6 +74,12 @@ def test_runtime_and_cpp_standalone_give_identical_spikes_and_reruns_do_not_reco
     with pytest.raises(NetworkError, match="compiled for a duration"):
         sa.run(100 * ms)
 
+    # the temporary C++ project goes with the network (close() or garbage collection)
+    project = sa._built[0].project_dir
+    assert os.path.isdir(project)
+    sa.close()
+    assert not os.path.exists(project) and sa._built is None
+
 
 def test_poisson_rates_and_constant_currents_are_run_arguments():
     net = Network(dt=0.1 * ms, backend="runtime", seed=3)
