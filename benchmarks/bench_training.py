@@ -9,7 +9,11 @@ and inputs, written to an ``.npz`` file by this driver:
 * brainkit (``.venv``, Python 3.10): ``RecurrentSNN.loss_and_grad`` on ``cpp_standalone``
   (compiled once, the compile is not timed) + the sparse discrete adjoint in numpy, float64;
 * PyTorch 2.13 CPU (``.venv-bench``, Python 3.11, a benchmark-only dependency:
-  ``benchmarks/torch_bptt.py``) autograd through the same forward-Euler map, float32.
+  ``benchmarks/torch_bptt.py``) autograd through the same forward-Euler map, in float32 (what
+  a PyTorch user runs) and in float64 (brainkit's precision).  The input projection ``U x`` is
+  computed once for all steps and ``unbind`` into per-step views: indexing ``xin[:, n]``
+  instead makes autograd build a full-size ``(B, T, N)`` zero gradient for every one of the T
+  slices (measured: 53 s instead of 1.7 s per step at N = 300, almost all of it page faults).
 
 Each implementation runs in a fresh subprocess per N (so peak memory is its own), with the same
 number of threads (``--threads``, default 1), a warm-up step, then the median of ``--repeat``
@@ -134,7 +138,7 @@ def main(argv=None):
     print(f"one training step (forward + backward), batch {a.batch}, T = {a.steps}, "
           f"dt = {DT * 1e3:g} ms, {a.threads} thread(s) each on {os.cpu_count()} CPUs; "
           f"median of {a.repeat}; load average {os.getloadavg()[0]:.1f}")
-    hdr = (f"{'N':>5} | {'brainkit s':>10} {'torch s':>8} {'speed-up':>8} | "
+    hdr = (f"{'N':>5} | {'brainkit s':>10} {'torch s':>8} {'f64 s':>8} {'speed-up':>8} | "
            f"{'brainkit MiB':>12} {'(child)':>8} {'torch MiB':>9} {'mem ratio':>9} | {'zone %':>6} {'Hz':>5} "
            f"{'loss rel.diff':>13}")
     print(hdr)
@@ -145,15 +149,17 @@ def main(argv=None):
             make_data(data, n, a.steps, a.batch)
             bk = run_json([sys.executable, str(HERE / "bench_training.py"), "--worker",
                            "brainkit", "--data", data, "--repeat", str(a.repeat)], a.timeout, env)
-            pt = run_json([a.bench_python, str(HERE / "torch_bptt.py"), "--n", str(n),
-                           "--data", data, "--repeat", str(a.repeat), "--threads",
-                           str(a.threads)], a.timeout, env)
-            rows.append(dict(n=n, brainkit=bk, torch=pt))
-            if "error" in bk or "error" in pt:
-                print(f"{n:>5} | error: brainkit {bk.get('error')} torch {pt.get('error')}")
+            torch_cmd = [a.bench_python, str(HERE / "torch_bptt.py"), "--n", str(n),
+                         "--data", data, "--repeat", str(a.repeat), "--threads", str(a.threads)]
+            pt = run_json(torch_cmd, a.timeout, env)
+            pt64 = run_json(torch_cmd + ["--double"], a.timeout, env)
+            rows.append(dict(n=n, brainkit=bk, torch=pt, torch_float64=pt64))
+            if "error" in bk or "error" in pt or "error" in pt64:
+                print(f"{n:>5} | error: brainkit {bk.get('error')} torch {pt.get('error')} "
+                      f"torch float64 {pt64.get('error')}")
                 continue
             zone = bk.get("zone_fraction")
-            print(f"{n:>5} | {bk['seconds']:>10.3f} {pt['seconds']:>8.3f} "
+            print(f"{n:>5} | {bk['seconds']:>10.3f} {pt['seconds']:>8.3f} {pt64['seconds']:>8.3f} "
                   f"{pt['seconds'] / bk['seconds']:>7.2f}x | {bk['self_peak_mib']:>12.0f} "
                   f"{bk['child_peak_mib']:>8.0f} "
                   f"{pt['peak_rss_mib']:>9.0f} {pt['peak_rss_mib'] / bk['self_peak_mib']:>8.2f}x | "
@@ -164,7 +170,8 @@ def main(argv=None):
     with open(tmpf, "w") as f:
         json.dump(rows, f, indent=1)
     os.replace(tmpf, a.out)
-    print(f"speed-up = torch time / brainkit time; mem ratio = torch peak RSS / brainkit "
+    print(f"torch s: float32 (what a PyTorch user runs), f64 s: torch in float64 like brainkit; "
+          f"speed-up = torch float32 time / brainkit time; mem ratio = torch peak RSS / brainkit "
           f"Python peak RSS (child: the simulation binary, an upper bound); loss rel.diff: torch float32 vs brainkit "
           f"float64 loss of the same step (same model, same numbers).  Details: {a.out}")
     return 0

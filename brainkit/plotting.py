@@ -44,6 +44,27 @@ def raster(results, population: str, ax=None, path: Optional[str] = None, **kwar
     return ax
 
 
+def raster_populations(results, populations: Sequence, ax=None, every: int = 1,
+                       path: Optional[str] = None):
+    """Spike raster of several populations stacked on one axis (e.g. excitatory below
+    inhibitory), every ``every``-th neuron.
+
+    ``populations``: ``(name, index offset, colour)`` triples.
+    """
+    from brian2 import ms
+
+    ax = _axes(ax)
+    for pop, offset, color in populations:
+        i, t = results.spikes[pop]
+        sel = i % every == 0
+        ax.plot(np.asarray(t[sel] / ms), i[sel] + offset, ",", color=color)
+    ax.set_xlabel("time (ms)")
+    ax.set_ylabel("neuron" if every == 1 else f"neuron (every {every}th)")
+    if path:
+        save_figure(ax, path)
+    return ax
+
+
 def traces(results, population: str, variable: str, ax=None, path: Optional[str] = None,
            neurons: Optional[Sequence[int]] = None):
     """State traces of recorded neurons, in the variable's own unit."""

@@ -97,21 +97,16 @@ try:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from brainkit.plotting import raster_populations, save_figure
+
     fig, axes = plt.subplots(1, 1, figsize=(6, 4))
     axes = [axes]
     for ax, kind in zip(axes, ("cobahh",)):
-        res = results[kind]
-        for pop, off, color in (("E", 0, "k"), ("I", N_E, "r")):
-            i, t = res.spikes[pop]
-            sel = (i % 8 == 0)
-            ax.plot(np.asarray(t[sel] / ms), i[sel] + off, ",", color=color)
+        raster_populations(results[kind], [("E", 0, "k"), ("I", N_E, "r")], ax=ax, every=8)
         s = metrics["networks"][kind]
         ax.set_title(f"{kind.upper()}: {s['rate_hz']:.1f} Hz, CV2 {s['cv2']:.2f}, "
                      f"chi {s['chi']:.3f}")
-        ax.set_xlabel("time (ms)")
-    axes[0].set_ylabel("neuron (every 8th)")
-    fig.tight_layout()
-    fig.savefig(os.path.join(args.out, "cobahh.png"), dpi=120)
+    save_figure(axes[0], os.path.join(args.out, "cobahh.png"))
 except ImportError:  # pragma: no cover
     pass
 metrics["passed"] = all(s["check"]["passed"] for s in metrics["networks"].values())

@@ -112,20 +112,15 @@ try:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from brainkit.plotting import raster_populations, save_figure
+
     fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
     for ax, kind in zip(axes, ("cuba", "coba")):
-        res = results[kind]
-        for pop, off, color in (("E", 0, "k"), ("I", N_E, "r")):
-            i, t = res.spikes[pop]
-            sel = (i % 8 == 0)
-            ax.plot(np.asarray(t[sel] / ms), i[sel] + off, ",", color=color)
+        raster_populations(results[kind], [("E", 0, "k"), ("I", N_E, "r")], ax=ax, every=8)
         s = metrics["networks"][kind]
         ax.set_title(f"{kind.upper()}: {s['rate_hz']:.1f} Hz, CV2 {s['cv2']:.2f}, "
                      f"chi {s['chi']:.3f}")
-        ax.set_xlabel("time (ms)")
-    axes[0].set_ylabel("neuron (every 8th)")
-    fig.tight_layout()
-    fig.savefig(os.path.join(args.out, "vogels_abbott_2005.png"), dpi=120)
+    save_figure(axes[0], os.path.join(args.out, "vogels_abbott_2005.png"))
 except ImportError:  # pragma: no cover
     pass
 metrics["passed"] = all(s["check"]["passed"] for s in metrics["networks"].values())

@@ -14,6 +14,11 @@ def test_raster_traces_and_fi_curve_are_written(tmp_path):
     res = net.run(100 * ms, I_ext={"exc": [0.0, 0.3, 0.5] * nA})
     ax = plotting.raster(res, "exc", path=str(tmp_path / "raster.png"))
     assert len(ax.lines[0].get_xdata()) == res.spike_counts("exc").sum() > 0
+    # two populations stacked: the second one's indices are offset
+    ax = plotting.raster_populations(res, [("exc", 0, "k"), ("exc", 10, "r")], every=2)
+    i = res.spikes["exc"][0]
+    assert [list(line.get_ydata()) for line in ax.lines] == [list(i[i % 2 == 0]),
+                                                              list(i[i % 2 == 0] + 10)]
     ax = plotting.traces(res, "exc", "v", path=str(tmp_path / "v.png"))
     assert len(ax.lines) == 2
     currents = np.array([0.1, 0.3]) * nA

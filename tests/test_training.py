@@ -345,6 +345,61 @@ def test_short_autoencode_training_beats_chance(small_ae, tmp_path):
     assert after < 0.5 and after < 0.6 * before, (before, after)
 
 
+def test_efficient_coding_init_drives_every_neuron_with_the_coding_error():
+    """I = W s + U x + I0 = gain d_i.(x - O s) + i0: the Boerlin-Machens-Deneve structure."""
+    from brainkit.training.cli import settings
+    from brainkit.training.tasks import efficient_coding_init, init_function, lr_scale
+
+    N, K, gain, i0, c = 50, 2, 7.0, -0.2, 0.08
+    p = efficient_coding_init(N, K, K, 3, gain=gain, i0=i0, decoder=c)
+    assert p["U"].shape == (N, K) and p["W"].shape == (N, N) and p["O"].shape == (K, N)
+    D = p["O"] * N / c  # decoding directions: unit vectors, mirrored by U
+    np.testing.assert_allclose(np.linalg.norm(D, axis=0), 1.0, rtol=1e-12)
+    np.testing.assert_allclose(p["U"], gain * D.T, rtol=1e-12)
+    rng = np.random.default_rng(0)
+    s, x = rng.uniform(0, 50, N), rng.standard_normal(K)
+    I = p["W"] @ s + p["U"] @ x + p["I0"]
+    np.testing.assert_allclose(I, gain * D.T @ (x - p["O"] @ s) + i0, rtol=1e-10, atol=1e-12)
+    # lateral inhibition: symmetric, negative semi-definite, self-inhibition -gain c / N
+    np.testing.assert_allclose(p["W"], p["W"].T, atol=1e-15)
+    assert np.max(np.linalg.eigvalsh(p["W"])) < 1e-12
+    np.testing.assert_allclose(np.diag(p["W"]), -gain * c / N, rtol=1e-12)
+    # seeded, and the settings route the autoencode task through it
+    q = efficient_coding_init(N, K, K, 3, gain=gain, i0=i0, decoder=c)
+    assert all(np.array_equal(p[k], q[k]) for k in p)
+    assert not np.array_equal(p["O"], efficient_coding_init(N, K, K, 4)["O"])
+    h = settings("autoencode")
+    assert h["init"]["kind"] == "efficient"
+    assert h["lr_scale"]["O"] == pytest.approx(h["init"]["decoder"] / h["n_hidden"])
+    assert lr_scale(N)["O"] == pytest.approx(0.05 / np.sqrt(N))  # random start: unchanged
+    assert init_function(None, N, K, K) is None and "init" not in settings("xor")
+    f = init_function(dict(kind="efficient", gain=gain, i0=i0, decoder=c), N, K, K)
+    assert np.array_equal(f(3)["W"], p["W"])
+    with pytest.raises(TaskError, match="n_in == n_out"):
+        efficient_coding_init(N, 1, 2, 0)
+    with pytest.raises(TaskError, match="unknown init"):
+        init_function(dict(kind="magic"), N, K, K)
+
+
+@pytest.mark.standalone
+def test_trainer_starts_from_the_task_init(small_ae, tmp_path):
+    """cli.InitModel hands the efficient-coding start to the Trainer (one step at a vanishing
+    learning rate leaves the parameters at that start)."""
+    from brainkit.training.cli import InitModel
+    from brainkit.training.tasks import efficient_coding_init
+
+    task, model = small_ae
+    fn = lambda seed: efficient_coding_init(model.n_hidden, 1, 1, seed, gain=3.0)  # noqa: E731
+    wrapped = InitModel(model, fn)
+    p0 = wrapped.init_params(7)
+    assert all(np.array_equal(p0[k], fn(7)[k]) for k in p0)
+    assert wrapped.n_hidden == model.n_hidden and wrapped.batch == model.batch
+    st = _trainer(task, wrapped, tmp_path, steps=1, lr=1e-9, every=1).run()
+    for k in p0:  # a (nearly) zero learning rate: still the initial parameters
+        np.testing.assert_allclose(st.params[k], p0[k], rtol=0, atol=1e-8)
+    assert np.isfinite(st.losses[0])
+
+
 # --------------------------------------------------------------------------- brainkit train
 def _check_outputs(out, task_name, metric):
     from brainkit.netfile import load_network

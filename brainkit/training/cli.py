@@ -23,7 +23,7 @@ import numpy as np
 from ..fileio import write_json
 
 from .optim import Adam, Schedule
-from .tasks import COMMON, HYPER, Batch, Task, get_task, lr_scale
+from .tasks import COMMON, HYPER, Batch, Task, get_task, init_function, lr_scale
 from .trainer import TrainingDiverged, Trainer
 
 
@@ -35,8 +35,26 @@ def settings(task_name: str, quick: bool = False, steps: Optional[int] = None) -
         if steps < 1:
             raise ValueError(f"--steps must be >= 1, got {steps}")
         h["steps"] = int(steps)
-    h["lr_scale"] = lr_scale(h["n_hidden"])
+    h["lr_scale"] = lr_scale(h["n_hidden"], h.get("init"))
     return h
+
+
+class InitModel:
+    """A model whose initial parameters come from ``init_fn(seed)`` instead of its own
+    ``init_params`` (the per-task initialisation of the settings' ``init`` entry, e.g.
+    :func:`~brainkit.training.tasks.efficient_coding_init`); everything else is delegated
+    to the wrapped model, so the :class:`~brainkit.training.trainer.Trainer` uses it as is."""
+
+    def __init__(self, model, init_fn):
+        self.model, self._init_fn = model, init_fn
+
+    def init_params(self, seed):
+        return self.model.check_params(self._init_fn(seed))
+
+    def __getattr__(self, name):
+        if name == "model":  # not set yet (copy, unpickling): no recursion
+            raise AttributeError(name)
+        return getattr(self.model, name)
 
 
 def build_model(task: Task, h: dict, backend: str = "cpp_standalone", build_dir=None):
@@ -124,7 +142,9 @@ def train(task_name: str, out, quick: bool = False, resume: bool = False,
     try:
         config = dict(task=task_name, quick=bool(quick), **{k: v for k, v in h.items()
                                                              if k not in ("steps", "test_trials")})
-        trainer = Trainer(model, task, out, steps=h["steps"], batch=h["batch"], seed=seed,
+        init_fn = init_function(h.get("init"), model.n_hidden, task.n_in, task.n_out)
+        trainee = model if init_fn is None else InitModel(model, init_fn)
+        trainer = Trainer(trainee, task, out, steps=h["steps"], batch=h["batch"], seed=seed,
                           optimizer=build_optimizer(h), checkpoint_every=h["checkpoint_every"],
                           diverge_factor=h["diverge_factor"], progress=progress, config=config)
         state = trainer.run(resume=resume)
