@@ -43,6 +43,8 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--steps", type=int, default=None)
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--backend", default="cpp_standalone")
+    t.add_argument("--time-constants", action="store_true",
+                   help="also train the neuron's tau and the synapse's tau_s (exact gradients)")
 
     e = sub.add_parser("export", help="export a network file to Lava or NIR")
     e.add_argument("network")

@@ -8,12 +8,14 @@ a random target,
 .. math::  L = \\frac{1}{2}\\,\\overline{(o - y)^2}\\cdot 10^3 .
 
 Every entry of ``U``, ``I0`` (and ``W``, ``O`` up to ``MAX_PER_PARAM`` entries each, a random
-subset beyond that, half of it among the entries with a non-zero gradient) is checked against
+subset beyond that, half of it among the entries with a non-zero gradient) and every time
+constant of the two models (``tau`` of the neuron, ``tau_s`` of the gated synapse; trained as
+:class:`RecurrentSNN` ``constants``) is checked against
 central differences of the very simulation that ran (Brian2, float64, C++ compiled without
 ``-ffast-math``),  ``D(h) = (L(p + h) - L(p - h)) / 2h``,  on the ladder
 ``h = scale_P * 10^(-3), 10^(-3.5), ..., 10^(-8)`` where ``scale_P`` makes a step of parameter
 array ``P`` move the neuron input by about ``h`` (1 for ``I0``, ``1/max|x|`` for ``U``,
-``1/max|s|`` for ``W`` and ``O``; ``s`` is in Hz).  The simulated map is C1 but not C2 (the
+``1/max|s|`` for ``W`` and ``O``; ``s`` is in Hz; the value itself for a time constant).  The simulated map is C1 but not C2 (the
 raised-cosine gate's second derivative jumps at the zone edges, so ``L''`` has kinks wherever a
 perturbation moves a state across an edge at some step): a large ``h`` straddles those kinks, a
 small one drowns in rounding noise (``~ulp(L)/h``).  The estimate used is the ladder value
@@ -84,8 +86,22 @@ def make_loss(y):
     return loss_fn
 
 
-def choose_entries(grads: Dict[str, np.ndarray], rng) -> List[tuple]:
-    chosen = []
+def time_constants(neuron: str, synapse: str = "gated") -> List[str]:
+    """The scalar parameters with the dimension of time of the two models (checked too)."""
+    from brian2 import second
+    from brian2.units.fundamentalunits import have_same_dimensions
+
+    from .library import load_model
+
+    out = []
+    for m in (load_model(neuron), load_model(synapse)):
+        out += [k for k, v in m.parameters.items()
+                if np.ndim(v) == 0 and have_same_dimensions(v, second) and k not in out]
+    return out
+
+
+def choose_entries(grads: Dict[str, np.ndarray], rng, constants=()) -> List[tuple]:
+    chosen = [(name, ()) for name in constants]
     for name in ("U", "W", "O", "I0"):
         g = grads[name]
         flat = np.arange(g.size)
@@ -107,13 +123,16 @@ STENCIL = (1, -1)
 COPIES = len(LADDER) * len(STENCIL)
 
 
-def step_scales(trace, x) -> Dict[str, float]:
+def step_scales(trace, x, constants=()) -> Dict[str, float]:
     """The unit of each parameter's finite-difference step: a step ``h`` of ``I0`` moves the
     input by ``h``; of ``U`` by ``h`` for the largest input ``|x|``; of ``W`` (and ``O``) by
-    ``h`` for the largest trace ``|s|`` (in Hz, so ``W`` steps are ~1/max|s| smaller)."""
+    ``h`` for the largest trace ``|s|`` (in Hz, so ``W`` steps are ~1/max|s| smaller); of a
+    time constant by ``h`` times its value (a relative step)."""
     smax = float(np.max(np.abs(trace.s[:BATCH]))) or 1.0
     xmax = float(np.max(np.abs(x))) or 1.0
-    return {"U": 1.0 / xmax, "I0": 1.0, "W": 1.0 / smax, "O": 1.0 / smax}
+    scales = {"U": 1.0 / xmax, "I0": 1.0, "W": 1.0 / smax, "O": 1.0 / smax}
+    scales.update({k: abs(float(trace.params[k])) or 1.0 for k in constants})
+    return scales
 
 
 def finite_difference(net, params, x, loss_fn, name, idx, scale) -> Tuple[float, float]:
@@ -151,8 +170,9 @@ def run_check(model: str, neurons: int, steps: int, seed: int, backend: str,
     """Build the network, compare adjoint and finite differences; return the metrics dict."""
     from .training import RecurrentSNN
 
+    constants = time_constants(model)
     net = RecurrentSNN(N_IN, neurons, N_OUT, steps, batch=BATCH * COPIES, neuron=model,
-                       backend=backend)
+                       backend=backend, constants=constants)
     try:
         params, x, y = problem(net, seed)
         loss_fn = make_loss(y)
@@ -166,11 +186,11 @@ def run_check(model: str, neurons: int, steps: int, seed: int, backend: str,
         grads = net.backward(trace, np.concatenate([dl_do, zero], axis=0))
         t_bwd = time.perf_counter() - t0
         rng = np.random.default_rng(seed + 2000)
-        entries = choose_entries(grads, rng)
+        entries = choose_entries(grads, rng, constants)
         rows = []
         t0 = time.perf_counter()
         gmax = {k: float(np.max(np.abs(v))) for k, v in grads.items()}
-        scales = step_scales(trace, x)
+        scales = step_scales(trace, x, constants)
         for name, idx in entries:
             g = float(grads[name][idx])
             fd, h = finite_difference(net, params, x, loss_fn, name, idx, scales[name])
@@ -189,7 +209,7 @@ def run_check(model: str, neurons: int, steps: int, seed: int, backend: str,
         for name, idx, g, fd, err, h in rows:
             print(f"{name:6s} {str(idx):10s} {g:17.10e} {fd:17.10e} {h:7.0e} {err:9.2e}")
     per_param = {}
-    for name in ("U", "W", "O", "I0"):
+    for name in ["U", "W", "O", "I0"] + constants:
         errs = [r[4] for r in rows if r[0] == name]
         per_param[name] = {"max_rel_error": max(errs) if errs else None, "n_checked": len(errs),
                            "size": int(grads[name].size)}
@@ -204,7 +224,8 @@ def run_check(model: str, neurons: int, steps: int, seed: int, backend: str,
                            "1e-9 |L|), 0 where both are exactly 0"),
         "finite_difference": ("central, h = scale_P * 1e-3 ... 1e-8 (factors of sqrt(10)); "
                               "the best-agreeing value (+ 16 ulp(L)/h); scale_P "
-                              "= 1 (I0), 1/max|x| (U), 1/max|s| (W, O)"),
+                              "= 1 (I0), 1/max|x| (U), 1/max|s| (W, O), the value (time "
+                              "constants)"),
         "timings_s": {"forward": t_fwd, "backward": t_bwd, "finite_differences": t_fd,
                       "compile": net.timings.get("compile")},
         "entries": [{"param": r[0], "index": list(r[1]), "adjoint": r[2], "fd": r[3],

@@ -984,10 +984,11 @@ def _owned_names(model: Model) -> List[str]:
     return names
 
 
-def _pre_equations(syn: Model, neuron: Model, suffix: str):
+def _pre_equations(syn: Model, neuron: Model, suffix: str, keep=()):
     """The presynaptic part of a continuous synapse (the gated synapse's ``s``), written for
     ``neuron``: ``dVdt`` becomes the right-hand side of the neuron's voltage equation, ``V`` its
-    voltage and ``zone_distance`` the neuron's distance to its gate centre."""
+    voltage and ``zone_distance`` the neuron's distance to its gate centre.  The synapse's
+    parameters are written in as values, except those named in ``keep``."""
     from brian2 import Equations, get_unit
     from brian2.utils.stringtools import word_substitute
 
@@ -1009,7 +1010,7 @@ def _pre_equations(syn: Model, neuron: Model, suffix: str):
     text = word_substitute(text, {"dVdt": f"({rhs})", "zone_distance": f"({volt['distance']})",
                                   "zone_width": f"({volt['width']})", "V": vname})
     eqs = Equations(text)
-    subs = {k: v for k, v in syn.parameters.items() if k in eqs.identifiers}
+    subs = {k: v for k, v in syn.parameters.items() if k in eqs.identifiers and k not in keep}
     subs.update({n: n + suffix for n in eqs.names})
     return eqs.substitute(**subs)
 

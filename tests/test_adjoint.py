@@ -53,9 +53,10 @@ def _fd(net_fd, params, x, loss_fn, name, idx, h):
     return (-L[0] + 8 * L[1] - 8 * L[2] + L[3]) / (12 * h)
 
 
-def _check(neuron, backend, seed, N=3, steps=300, entries=None):
+def _check(neuron, backend, seed, N=3, steps=300, entries=None, constants=()):
     B = 2
-    net = RecurrentSNN(2, N, 2, steps, batch=B * 4, neuron=neuron, backend=backend)
+    net = RecurrentSNN(2, N, 2, steps, batch=B * 4, neuron=neuron, backend=backend,
+                       constants=constants)
     try:
         params, x, loss_fn = _problem(net, seed, B)
         xfull = np.concatenate([x] * 4)
@@ -71,9 +72,13 @@ def _check(neuron, backend, seed, N=3, steps=300, entries=None):
         worst = 0.0
         entries = entries or [("U", (0, 0)), ("U", (N - 1, 1)), ("W", (0, 1)), ("W", (1, 0)),
                               ("W", (N - 1, N - 1)), ("O", (1, 0)), ("I0", (0,)), ("I0", (N - 1,))]
+        entries = [(k, ()) for k in constants] + entries
         for name, idx in entries:
             g = grads[name][idx]
-            fd = _fd(net, params, x, loss_fn, name, idx, h=3e-5)
+            # time constants: a small relative step (a global parameter moves every neuron,
+            # so a large one straddles the kinks of the C1 gate at the zone edges somewhere)
+            h = 1e-7 * float(params[name]) if name in constants else 3e-5
+            fd = _fd(net, params, x, loss_fn, name, idx, h=h)
             scale = 1e-3 * np.max(np.abs(grads[name]))
             err = abs(g - fd) / max(abs(g), abs(fd), scale)
             assert err <= 1e-6, f"{neuron} {name}{idx}: adjoint {g!r}, finite difference {fd!r}"
@@ -111,19 +116,37 @@ def test_brian2_trajectory_is_the_euler_map_the_adjoint_differentiates():
             assert list(seen) == expected
 
 
-@pytest.mark.parametrize("neuron,seed", [("theta", 0), ("theta", 1), ("rotator", 2)])
-def test_adjoint_matches_finite_differences_runtime(neuron, seed):
-    worst, info = _check(neuron, "runtime", seed)
+@pytest.mark.parametrize("neuron,seed,constants", [("theta", 0, ()), ("theta", 1, ("tau", "tau_s")),
+                                                   ("rotator", 2, ("tau", "tau_s"))])
+def test_adjoint_matches_finite_differences_runtime(neuron, seed, constants):
+    """Weights, and with ``constants`` the time constants of the neuron and the synapse."""
+    worst, info = _check(neuron, "runtime", seed, constants=constants)
     assert worst <= 1e-6
     assert 0.0 < info["zone_fraction"] < 1.0
 
 
 @pytest.mark.standalone
 def test_adjoint_matches_finite_differences_cpp_standalone():
+    """The compiled network takes new time constants as run-time values (no recompile)."""
     worst, _ = _check("theta", "cpp_standalone", 4, N=4, steps=400,
                       entries=[("U", (1, 0)), ("W", (2, 1)), ("W", (0, 3)), ("O", (0, 2)),
-                               ("I0", (3,))])
+                               ("I0", (3,))], constants=("tau", "tau_s"))
     assert worst <= 1e-6
+
+
+def test_trained_time_constants_change_the_simulation_and_are_checked():
+    net = RecurrentSNN(2, 3, 2, 200, batch=2, backend="runtime", constants=("tau", "tau_s"))
+    params, x, _ = _problem(net, 5)
+    assert float(params["tau"]) == 0.01 and float(params["tau_s"]) == 0.01  # model values
+    slow = dict(params, tau=np.asarray(0.02))
+    a, b = net.forward(params, x), net.forward(slow, x)
+    ref = net.system.simulate(slow, x, net.dt_s)
+    assert np.allclose(b.o, ref["o"], rtol=1e-10, atol=1e-12) and not np.allclose(a.o, b.o)
+    with pytest.raises(RecurrentError, match=r"params\['tau_s'\] is a time constant and must "
+                                             r"be > 0 s"):
+        net.forward(dict(params, tau_s=np.asarray(-0.01)), x)
+    with pytest.raises(ValueError, match="trainable constant 'tau_x'"):
+        RecurrentSNN(2, 3, 2, 10, backend="runtime", constants=("tau_x",))
 
 
 def test_lif_reset_is_refused_naming_the_reset():

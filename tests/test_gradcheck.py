@@ -24,8 +24,9 @@ def test_gradcheck_cli_writes_metrics_and_meets_threshold(tmp_path):
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "max_rel_error" in proc.stdout and "PASS" in proc.stdout
     m = json.loads((out / "metrics.json").read_text())
-    # every entry of the 2-neuron net: U 2x2, W 2x2, O 2x2, I0 2
-    assert m["n_checked"] == 14 == len(m["entries"])
+    # every entry of the 2-neuron net: U 2x2, W 2x2, O 2x2, I0 2, and tau, tau_s
+    assert m["n_checked"] == 16 == len(m["entries"])
+    assert {"tau", "tau_s"} <= {e["param"] for e in m["entries"]}
     assert m["max_rel_error"] <= 1e-6 and m["passed"] is True
     assert m["spikes"] > 0
     assert max(e["rel_error"] for e in m["entries"]) == m["max_rel_error"]

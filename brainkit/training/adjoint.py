@@ -44,6 +44,12 @@ and the parameter gradients are
     \\frac{\\partial L}{\\partial W} = \\Delta t \\sum_{n,b} P_{J,n+1} D_n^\\top,\\quad
     \\frac{\\partial L}{\\partial O} = \\sum_{n,b} \\frac{\\partial \\ell_n}{\\partial o_n} s_n^\\top.
 
+Scalar model constants (time constants such as the neuron's ``tau`` and the synapse's
+``tau_s``) can be trained too (``derive_system(..., constants=...)``): they stay sympy symbols,
+every derived function takes their values as extra arguments, and
+:math:`\\partial L/\\partial p = \\Delta t \\sum_{n,b,i} (\\lambda_{y,n+1} \\cdot \\partial_p h
++ \\lambda_{J,n+1} \\partial_p a\\, J_n + r_n \\partial_p D)`.
+
 Every partial derivative (:math:`\\partial_y h`, :math:`\\partial_I h`, :math:`D`,
 :math:`\\partial_y D`, :math:`\\partial_I D`) is derived with sympy from the equation strings
 Brian2 compiles and lambdified to numpy: no model-specific gradient code.  Piecewise-constant
@@ -173,6 +179,26 @@ def _assigned(statements: str) -> List[Tuple[str, str]]:
 
 # --------------------------------------------------------------------------- the system
 @dataclass
+class Jacobians:
+    """Partial derivatives of the Euler map at one chunk of recorded states.
+
+    ``A[(m, k)] = dh_m/dy_k``, ``hI[m] = dh_m/dI``, ``Dy[k] = dD/dy_k``, ``DI = dD/dI``, the
+    drive ``D`` itself, and for every trainable constant ``p``: ``hp[(m, p)] = dh_m/dp``,
+    ``Dp[p] = dD/dp``, ``ap[p] = da/dp`` (a float).  Entries that are identically zero are
+    absent.
+    """
+
+    A: Dict[Tuple[str, str], Any]
+    hI: Dict[str, Any]
+    Dy: Dict[str, Any]
+    DI: Any
+    D: Any
+    hp: Dict[Tuple[str, str], Any]
+    Dp: Dict[str, Any]
+    ap: Dict[str, float]
+
+
+@dataclass
 class DiscreteSystem:
     """The per-neuron Euler map of a neuron model driving a gated synapse, with its Jacobians.
 
@@ -202,12 +228,37 @@ class DiscreteSystem:
     symbols: Dict[str, sympy.Symbol]
     initial: Dict[str, float]
     brian2_D: str = ""  # D written as a Brian2 expression (units kept), for the forward pass
+    constants: List[str] = field(default_factory=list)  # trainable model constants (tau, ...)
+    values: Dict[str, float] = field(default_factory=dict)  # their current SI values
+    a_expr: Any = None  # the trace coefficient a as an expression of the constants
     _funcs: Dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def set_constants(self, values: Dict[str, float]) -> None:
+        """Evaluate the map at these values of the trainable constants (SI floats); updates
+        :attr:`a`."""
+        for k in self.constants:
+            if k in values:
+                self.values[k] = float(values[k])
+        self.a = self.a_at(self.values)
+
+    def a_at(self, values: Dict[str, float]) -> float:
+        """The trace coefficient ``a`` at these values of the trainable constants."""
+        if not self.constants:
+            return self.a
+        return float(sympy.sympify(self.a_expr).xreplace(
+            {self.symbols[k]: float(values.get(k, self.values[k])) for k in self.constants}))
+
+    def _args(self):
+        return ([self.symbols[s] for s in self.states] + [self.symbols[self.input_name]]
+                + [self.symbols[k] for k in self.constants])
+
+    def _const_values(self):
+        return [self.values[k] for k in self.constants]
 
     # ------------------------------------------------------------------ evaluation
     def _lambdify(self, key: str, expr) -> Callable:
         if key not in self._funcs:
-            args = [self.symbols[s] for s in self.states] + [self.symbols[self.input_name]]
+            args = self._args()
             expr = sympy.sympify(expr)
             if not expr.free_symbols:
                 value = float(expr)
@@ -250,9 +301,9 @@ class DiscreteSystem:
             mask, Ym, Im = cache[mkey]
             out = np.zeros(np.shape(I))
             if len(Im):
-                out[mask] = f(*[Ym[s] for s in self.states], Im)
+                out[mask] = f(*[Ym[s] for s in self.states], Im, *self._const_values())
             return out
-        out = f(*[Y[s] for s in self.states], I)
+        out = f(*[Y[s] for s in self.states], I, *self._const_values())
         return np.broadcast_to(np.asarray(out, dtype=float), np.shape(I))
 
     def rhs(self, Y, I) -> Dict[str, np.ndarray]:
@@ -283,6 +334,15 @@ class DiscreteSystem:
             d = self._derivative(self.D, Isym)
             if d != 0:
                 ex[("DI",)] = d
+            for p in self.constants:
+                psym = self.symbols[p]
+                for m in self.states:
+                    d = self._derivative(self.h[m], psym)
+                    if d != 0:
+                        ex[("hp", m, p)] = d
+                d = self._derivative(self.D, psym)
+                if d != 0:
+                    ex[("Dp", p)] = d
             ex[("D",)] = self.D
             self._funcs["jac_exprs"] = ex
         return self._funcs["jac_exprs"]
@@ -299,7 +359,8 @@ class DiscreteSystem:
                 out[key] = float(e)
                 continue
             groups.setdefault(self._gates(str(key), e), []).append(key)
-        args = [self.symbols[s] for s in self.states] + [self.symbols[self.input_name]]
+        args = self._args()
+        cv = self._const_values()
         for gates, keys in groups.items():
             fkey = ("multi", tuple(keys))
             if fkey not in self._funcs:
@@ -310,27 +371,33 @@ class DiscreteSystem:
                 mask = np.zeros(np.shape(I), dtype=bool)
                 for g in gates:
                     mask |= self.evaluate(f"gate:{g}", g, Y, I, masked=False) != 0
-                vals = f(*[Y[s][mask] for s in self.states], I[mask]) if mask.any() else None
+                vals = (f(*[Y[s][mask] for s in self.states], I[mask], *cv) if mask.any()
+                        else None)
                 for j, k in enumerate(keys):
                     full = np.zeros(np.shape(I))
                     if vals is not None:
                         full[mask] = vals[j]
                     out[k] = full
             else:
-                vals = f(*[Y[s] for s in self.states], I)
+                vals = f(*[Y[s] for s in self.states], I, *cv)
                 for j, k in enumerate(keys):
                     out[k] = np.broadcast_to(np.asarray(vals[j], dtype=float), np.shape(I))
         return out
 
-    def jacobians(self, Y, I, cache=None):
-        """Non-zero partial derivatives, as dicts of arrays (or floats for constants):
-        ``A[(m, k)] = dh_m/dy_k``, ``hI[m] = dh_m/dI``, ``Dy[k] = dD/dy_k``, ``DI = dD/dI``,
-        and the drive ``D`` itself."""
+    def jacobians(self, Y, I) -> "Jacobians":
+        """Non-zero partial derivatives at ``Y, I`` (arrays, or floats for constants); see
+        :class:`Jacobians`."""
         vals = self.evaluate_all(self.jacobian_exprs(), Y, I)
-        A = {(k[1], k[2]): v for k, v in vals.items() if k[0] == "A"}
-        hI = {k[1]: v for k, v in vals.items() if k[0] == "hI"}
-        Dy = {k[1]: v for k, v in vals.items() if k[0] == "Dy"}
-        return A, hI, Dy, vals.get(("DI",)), vals[("D",)]
+        subs = {self.symbols[k]: self.values[k] for k in self.constants}
+
+        def pick(tag, n):
+            return {(k[1:] if n > 1 else k[1]): v for k, v in vals.items() if k[0] == tag}
+
+        return Jacobians(A=pick("A", 2), hI=pick("hI", 1), Dy=pick("Dy", 1),
+                         DI=vals.get(("DI",)), D=vals[("D",)], hp=pick("hp", 2),
+                         Dp=pick("Dp", 1),
+                         ap={p: float(sympy.diff(self.a_expr, self.symbols[p]).xreplace(subs))
+                             for p in self.constants})
 
     def _derivative(self, expr, sym):
         key = ("d", expr, sym)
@@ -344,6 +411,7 @@ class DiscreteSystem:
         returns dict of (batch, steps, N) arrays of every state at the start of each step, ``I``
         and ``o``."""
         U, W, O, I0 = (np.asarray(params[k], dtype=float) for k in ("U", "W", "O", "I0"))
+        self.set_constants({k: params[k] for k in self.constants if k in params})
         B, T, _ = x.shape
         N = W.shape[0]
         Y = {k: np.full((B, N), self.initial[k]) for k in self.states}
@@ -362,8 +430,12 @@ class DiscreteSystem:
         return rec
 
 
-def derive_system(neuron: Model, synapse: Model) -> DiscreteSystem:
+def derive_system(neuron: Model, synapse: Model, constants=()) -> DiscreteSystem:
     """Derive the Euler map and its Jacobians for ``neuron`` driving a ``synapse`` (gated).
+
+    ``constants`` names scalar parameters of either model (e.g. the time constants ``tau`` of
+    the theta neuron and ``tau_s`` of the gated synapse) that stay symbols, so that their
+    gradients can be computed (:meth:`DiscreteSystem.set_constants` sets their values).
 
     Raises
     ------
@@ -392,8 +464,20 @@ def derive_system(neuron: Model, synapse: Model) -> DiscreteSystem:
     if not neuron.input:
         raise ModelError(f"neuron model '{neuron.name}' declares no input variable", neuron.path)
 
+    constants = list(constants)
+    for k in constants:
+        owners = [m.name for m in (neuron, synapse) if k in m.parameters]
+        if len(owners) != 1:
+            raise ModelError(f"trainable constant '{k}' must be a parameter of exactly one of "
+                             f"'{neuron.name}' and '{synapse.name}' (found in "
+                             f"{owners or 'neither'}; neuron parameters: "
+                             f"{', '.join(sorted(neuron.parameters))}; synapse parameters: "
+                             f"{', '.join(sorted(synapse.parameters))})")
+        value = (neuron.parameters if k in neuron.parameters else synapse.parameters)[k]
+        if np.ndim(value) != 0:
+            raise ModelError(f"trainable constant '{k}' must be a scalar parameter")
     neq = neuron.brian2_equations()
-    pre = _pre_equations(synapse, neuron, SYN_SUFFIX)
+    pre = _pre_equations(synapse, neuron, SYN_SUFFIX, keep=constants)
     eqs = Equations(list(neq.values()) + list(pre.values()))
     states = list(neq.diff_eq_names) + list(pre.diff_eq_names)
     if len(pre.diff_eq_names) != 1:
@@ -406,13 +490,13 @@ def derive_system(neuron: Model, synapse: Model) -> DiscreteSystem:
 
     h_raw = dict(eqs.get_substituted_expressions())
     names = set(states) | {input_name}
-    symbols = {n: sympy.Symbol(n, real=True) for n in names}
+    symbols = {n: sympy.Symbol(n, real=True) for n in names | set(constants)}
     h, h_brian = {}, {}
     for k in states:
         expr = _replace_piecewise(str_to_sympy(h_raw[k].code))
         subs = {}
         for sym in expr.free_symbols:
-            if sym.name in names:
+            if sym.name in names or sym.name in constants:
                 subs[sym] = symbols[sym.name]
             else:
                 val = _si_value(sym.name, namespace)
@@ -428,12 +512,14 @@ def derive_system(neuron: Model, synapse: Model) -> DiscreteSystem:
     # the trace equation must be linear with a constant coefficient: h_s = a s + D(z, I)
     s = symbols[trace]
     a_expr = sympy.simplify(sympy.diff(h[trace], s))
-    if a_expr.free_symbols:
+    if a_expr.free_symbols - {symbols[k] for k in constants}:
         raise NotDifferentiableError(
             f"synapse model '{synapse.name}': the trace equation d{trace}/dt = {h_raw[trace].code} "
             f"is not linear in {trace} with a constant coefficient (d/d{trace} = {a_expr}); the "
             "recurrent input cannot be filtered as J = W s", synapse.path)
-    a = float(a_expr)
+    values = {k: float((neuron.parameters if k in neuron.parameters else synapse.parameters)[k])
+              for k in constants}
+    a = float(a_expr.xreplace({symbols[k]: v for k, v in values.items()}))
     D = h[trace].xreplace({s: 0})  # d h_s / d s is the constant a, so h_s - a s = h_s(s=0)
     # the reset may only touch variables the simulated map never reads
     dyn_names = set(states) | {input_name}
@@ -466,7 +552,7 @@ def derive_system(neuron: Model, synapse: Model) -> DiscreteSystem:
     brian2_D = word_substitute(h_brian[trace], {trace: "(0*trace_unit_zero)"})
     sys_ = DiscreteSystem(neuron=neuron, synapse=synapse, states=states, input_name=input_name,
                           trace=trace, a=a, h=h, D=D, symbols=symbols, initial=initial,
-                          brian2_D=brian2_D)
+                          brian2_D=brian2_D, constants=constants, values=values, a_expr=a_expr)
     sys_._funcs["trace_dim"] = trace_unit
     return sys_
 
@@ -475,7 +561,15 @@ def derive_system(neuron: Model, synapse: Model) -> DiscreteSystem:
 def adjoint_gradients(system: DiscreteSystem, states: Dict[str, np.ndarray], I: np.ndarray,
                       x: np.ndarray, params: Dict[str, np.ndarray], dl_do: np.ndarray,
                       dt: float, chunk: int = 64) -> Tuple[Dict[str, np.ndarray], Dict[str, Any]]:
-    """Gradients of ``L = sum_n l_n(o_n)`` for ``U, W, O, I0`` by the discrete adjoint.
+    """Gradients of ``L = sum_n l_n(o_n)`` for ``U, W, O, I0`` (and the trainable constants
+    ``p`` of ``system``) by the discrete adjoint.  For a constant,
+
+    .. math:: \\frac{\\partial L}{\\partial p} = \\Delta t \\sum_{n,b,i} \\Big(\\sum_m
+              \\lambda_{y_m, n+1} \\partial_p h_m + \\lambda_{J, n+1}\\, \\partial_p a\\, J_n
+              + r_n\\, \\partial_p D\\Big)
+
+    (every term of the step-``n`` map that depends on ``p``, weighted by the adjoint of what
+    it updates; ``J_n = I_n - U x_n - I_0``).
 
     Parameters
     ----------
@@ -487,7 +581,8 @@ def adjoint_gradients(system: DiscreteSystem, states: Dict[str, np.ndarray], I: 
     x : ndarray
         The analog input, ``(B, T, n_in)``.
     params : dict
-        ``U (N, n_in)``, ``W (N, N)``, ``O (n_out, N)``, ``I0 (N,)``.
+        ``U (N, n_in)``, ``W (N, N)``, ``O (n_out, N)``, ``I0 (N,)``, and a float for each
+        trainable constant of ``system`` (its value, SI).
     dl_do : ndarray
         ``dL/do_n``, ``(B, T, n_out)``.
     dt : float
@@ -515,6 +610,9 @@ def adjoint_gradients(system: DiscreteSystem, states: Dict[str, np.ndarray], I: 
     dWT = np.zeros_like(W)  # dL/dW transposed: [pre i, post j]
     P = {k: np.zeros((B, N)) for k in S}
     PJ = np.zeros((B, N))
+    consts = list(system.constants)
+    system.set_constants({k: params[k] for k in consts if k in params})
+    dconst = {k: 0.0 for k in consts}
     decay = 1.0 + dt * system.a
     G = np.ascontiguousarray(np.transpose(dl_do, (1, 0, 2)))  # (T, B, n_out)
     xt = np.ascontiguousarray(np.transpose(x, (1, 0, 2)))      # (T, B, n_in)
@@ -525,11 +623,14 @@ def adjoint_gradients(system: DiscreteSystem, states: Dict[str, np.ndarray], I: 
         t0 = time.perf_counter()
         Yc = {k: states[k][n0:n1] for k in S}
         Ic = I[n0:n1]
-        A, hI, Dy, DI, Dc = system.jacobians(Yc, Ic)
+        jac = system.jacobians(Yc, Ic)
+        A, hI, Dy, DI, Dc = jac.A, jac.hI, jac.Dy, jac.DI, jac.D
         # where the coupling through W is non-zero (inside the active zone)
         coupling = np.zeros(Ic.shape, dtype=bool)
-        for arr in list(Dy.values()) + ([DI] if DI is not None else []):
+        for arr in list(Dy.values()) + list(jac.Dp.values()) + ([DI] if DI is not None else []):
             coupling |= np.asarray(arr) != 0
+        if consts:  # the recurrent input J_n = I_n - U x_n - I0 (its decay a depends on them)
+            Jc = Ic - np.einsum("tbk,nk->tbn", xt[n0:n1], U) - I0
         t_jac += time.perf_counter() - t0
         PJhist = np.empty((n1 - n0, B, N))
         for n in range(n1 - 1, n0 - 1, -1):
@@ -546,6 +647,19 @@ def adjoint_gradients(system: DiscreteSystem, states: Dict[str, np.ndarray], I: 
                     n_gather += 1
                 else:
                     r_vals = (PJ @ W)[bc, ic]
+            # dL/dp of the constants: lambda_{n+1} . dt d(map)/dp at step n
+            for p in consts:
+                acc = 0.0
+                for m in S:
+                    if (m, p) in jac.hp:
+                        arr = jac.hp[(m, p)]
+                        acc += np.sum((arr[c] if np.ndim(arr) else arr) * P[m])
+                if jac.ap[p]:
+                    acc += jac.ap[p] * np.sum(PJ * Jc[c])
+                if p in jac.Dp and nz:
+                    arr = jac.Dp[p]
+                    acc += np.sum((arr[c][bc, ic] if np.ndim(arr) else arr) * r_vals)
+                dconst[p] += dt * acc
             # q = dL/dI_n
             q = np.zeros((B, N))
             for m, arr in hI.items():
@@ -583,6 +697,7 @@ def adjoint_gradients(system: DiscreteSystem, states: Dict[str, np.ndarray], I: 
     s_tb = states[trace]  # (T, B, N)
     dO = np.einsum("tbo,tbn->on", G, s_tb, optimize=True)
     grads = {"U": dU, "W": dW, "O": dO, "I0": dI0}
+    grads.update({k: np.float64(v) for k, v in dconst.items()})
     info = {"zone_fraction": n_zone / float(T * B * N), "jacobian_s": t_jac, "dW_s": t_dw,
             "gathered_steps": n_gather}
     return grads, info

@@ -27,8 +27,15 @@ from .tasks import COMMON, HYPER, Batch, Task, get_task, init_function, lr_scale
 from .trainer import TrainingDiverged, Trainer
 
 
-def settings(task_name: str, quick: bool = False, steps: Optional[int] = None) -> dict:
-    """The run's settings: :data:`HYPER` of the task (quick or full) + :data:`COMMON`."""
+#: what ``brainkit train --time-constants`` trains besides the weights: the theta neuron's
+#: ``tau`` and the gated synapse's ``tau_s`` (one value each for the whole network)
+TIME_CONSTANTS = ("tau", "tau_s")
+
+
+def settings(task_name: str, quick: bool = False, steps: Optional[int] = None,
+             time_constants: bool = False) -> dict:
+    """The run's settings: :data:`HYPER` of the task (quick or full) + :data:`COMMON`
+    (+ the trainable time constants, whose Adam steps scale with their initial values)."""
     h = dict(COMMON)
     h.update(HYPER[task_name]["quick" if quick else "full"])
     if steps is not None:
@@ -36,6 +43,9 @@ def settings(task_name: str, quick: bool = False, steps: Optional[int] = None) -
             raise ValueError(f"--steps must be >= 1, got {steps}")
         h["steps"] = int(steps)
     h["lr_scale"] = lr_scale(h["n_hidden"], h.get("init"))
+    h["constants"] = list(TIME_CONSTANTS) if time_constants else []
+    if time_constants:
+        h["lr_scale"].update({"tau": h["tau_v"], "tau_s": h["tau_s"]})
     return h
 
 
@@ -49,7 +59,9 @@ class InitModel:
         self.model, self._init_fn = model, init_fn
 
     def init_params(self, seed):
-        return self.model.check_params(self._init_fn(seed))
+        params = dict(self.model.constant_defaults())  # trainable constants: model values
+        params.update(self._init_fn(seed))
+        return self.model.check_params(params)
 
     def __getattr__(self, name):
         if name == "model":  # not set yet (copy, unpickling): no recursion
@@ -68,7 +80,7 @@ def build_model(task: Task, h: dict, backend: str = "cpp_standalone", build_dir=
                         neuron_params={"tau": h["tau_v"] * 1000 * ms,
                                        "gate_width": h["gate_width"]},
                         synapse_params={"tau_s": h["tau_s"] * 1000 * ms},
-                        backend=backend, build_dir=build_dir)
+                        backend=backend, build_dir=build_dir, constants=h.get("constants", ()))
 
 
 def build_optimizer(h: dict) -> Adam:
@@ -105,6 +117,12 @@ def network_spec(model, params: Dict[str, np.ndarray], task: Task, h: dict, meta
 
     nm, sm = model.neuron, model.synapse
     N = model.n_hidden
+    # trained time constants replace the models' values (same units)
+    constants = getattr(model, "constants", ())
+    nm = nm.with_parameters(**{k: float(params[k]) * second for k in constants
+                               if k in nm.parameters})
+    sm = sm.with_parameters(**{k: float(params[k]) * second for k in constants
+                               if k in sm.parameters})
     pparams = dict(nm.parameters)
     pparams["I0"] = np.asarray(params["I0"], dtype=float)
     spec = NetworkSpec(dt=h["dt"] * second, metadata=metadata)
@@ -124,7 +142,8 @@ def network_spec(model, params: Dict[str, np.ndarray], task: Task, h: dict, meta
 
 def train(task_name: str, out, quick: bool = False, resume: bool = False,
           steps: Optional[int] = None, seed: int = 0, backend: str = "cpp_standalone",
-          progress: bool = True, plots: bool = True, model=None) -> dict:
+          progress: bool = True, plots: bool = True, model=None,
+          time_constants: bool = False) -> dict:
     """Train, evaluate, save; returns the metrics (also written to ``out/metrics.json``).
 
     ``model`` may be passed to reuse an already compiled network with the same settings.
@@ -135,7 +154,7 @@ def train(task_name: str, out, quick: bool = False, resume: bool = False,
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     task = get_task(task_name)
-    h = settings(task_name, quick, steps)
+    h = settings(task_name, quick, steps, time_constants)
     own_model = model is None
     if own_model:
         model = build_model(task, h, backend)
@@ -170,6 +189,7 @@ def train(task_name: str, out, quick: bool = False, resume: bool = False,
             "quick": bool(quick),
             "settings": {k: v for k, v in h.items()},
         }
+        metrics.update({f"trained_{k}": float(state.params[k]) for k in h["constants"]})  # s
         meta = dict(task=task_name, steps=int(state.step), seed=seed, losses=[float(x) for x in losses],
                     gate_width=h["gate_width"], tau_s=h["tau_s"], tau_v=h["tau_v"], dt=h["dt"],
                     trial_steps=task.steps, metric=task.metric, score=float(score),
@@ -194,7 +214,7 @@ def main(args) -> int:
     t0 = time.perf_counter()
     try:
         m = train(args.task, args.out, quick=args.quick, resume=args.resume, steps=args.steps,
-                  seed=args.seed, backend=args.backend)
+                  seed=args.seed, backend=args.backend, time_constants=args.time_constants)
     except TrainingDiverged as e:
         print(f"brainkit train: {e}", file=sys.stderr)
         return 1

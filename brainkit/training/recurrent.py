@@ -137,12 +137,17 @@ class RecurrentSNN:
         ``'cpp_standalone'`` (compile once, re-run) or ``'runtime'`` (numpy code generation).
     build_dir : str, optional
         Folder of the generated C++ project (default: a new temporary folder).
+    constants : sequence of str
+        Scalar parameters of the neuron or synapse model to train as well, e.g.
+        ``("tau", "tau_s")``, the time constants of the theta neuron and the gated synapse.
+        They become run-time values of the compiled network (no recompile when they change)
+        and keys of the parameter dict (SI floats), with exact gradients like the weights'.
     """
 
     def __init__(self, n_in: int, n_hidden: int, n_out: int, steps: int, batch: int = 1,
                  dt=None, neuron="theta", synapse="gated", neuron_params=None,
                  synapse_params=None, backend: str = "cpp_standalone",
-                 build_dir: Optional[str] = None):
+                 build_dir: Optional[str] = None, constants=()):
         from brian2 import ms
 
         for name, val in (("n_in", n_in), ("n_hidden", n_hidden), ("n_out", n_out),
@@ -164,7 +169,11 @@ class RecurrentSNN:
             self.neuron = self.neuron.with_parameters(**neuron_params)
         if synapse_params:
             self.synapse = self.synapse.with_parameters(**synapse_params)
-        self.system: DiscreteSystem = derive_system(self.neuron, self.synapse)
+        self.constants = list(constants)
+        for k in self.constants:
+            if k in PARAM_NAMES:
+                raise RecurrentError(f"'{k}' is a weight array, not a model constant")
+        self.system: DiscreteSystem = derive_system(self.neuron, self.synapse, self.constants)
         self.voltage = (self.neuron.voltage or {}).get("name", self.system.states[0])
         self._built = None
         self.timings: Dict[str, float] = {}
@@ -180,22 +189,44 @@ class RecurrentSNN:
         """
         rng = np.random.default_rng(seed)
         N = self.n_hidden
-        return {
+        params = {
             "U": rng.normal(0.0, 1.0 / np.sqrt(self.n_in), (N, self.n_in)),
             "W": rng.normal(0.0, 0.02 / np.sqrt(N), (N, N)),
             "O": rng.normal(0.0, 0.05 / np.sqrt(N), (self.n_out, N)),
             "I0": rng.uniform(-0.1, 0.6, N),
         }
+        params.update(self.constant_defaults())
+        return params
+
+    def constant_defaults(self) -> Dict[str, np.ndarray]:
+        """The trainable constants at the models' values (SI, 0-d arrays)."""
+        return {k: np.asarray(float(self._constant_default(k))) for k in self.constants}
+
+    def _constant_default(self, k):
+        return (self.neuron.parameters if k in self.neuron.parameters
+                else self.synapse.parameters)[k]
 
     def check_params(self, params) -> Dict[str, np.ndarray]:
+        from brian2 import second
+        from brian2.units.fundamentalunits import have_same_dimensions
+
         shapes = {"U": (self.n_hidden, self.n_in), "W": (self.n_hidden, self.n_hidden),
                   "O": (self.n_out, self.n_hidden), "I0": (self.n_hidden,)}
         if not isinstance(params, dict):
             raise RecurrentError(f"params must be a dict with keys {', '.join(PARAM_NAMES)}")
-        missing = [k for k in PARAM_NAMES if k not in params]
+        names = list(PARAM_NAMES) + self.constants
+        missing = [k for k in names if k not in params]
         if missing:
-            raise RecurrentError(f"params lack {', '.join(missing)} (need {', '.join(PARAM_NAMES)})")
+            raise RecurrentError(f"params lack {', '.join(missing)} (need {', '.join(names)})")
         out = {}
+        for k in self.constants:
+            a = np.asarray(params[k], dtype=np.float64)
+            if a.shape != () or not np.isfinite(a):
+                raise RecurrentError(f"params['{k}'] must be one finite number (SI), got {a!r}")
+            if have_same_dimensions(self._constant_default(k), second) and not a > 0:
+                raise RecurrentError(f"params['{k}'] is a time constant and must be > 0 s, "
+                                     f"got {float(a)}")
+            out[k] = a
         for k, shape in shapes.items():
             a = np.asarray(params[k], dtype=np.float64)
             if a.shape != shape:
@@ -246,29 +277,35 @@ class RecurrentSNN:
         import brian2
         from brian2 import Equations, second
 
-        from ..network import _pre_equations
+        from brian2 import get_unit
+        from brian2.units.fundamentalunits import get_dimensions
+
+        from ..network import _pre_equations, _unit_string
 
         u = self._units()
         sysm = self.system
         N, B, K = self.n_hidden, self.batch, self.n_in
         uid = next(_uid)
         eqs = self.neuron.brian2_equations()
-        eqs += _pre_equations(self.synapse, self.neuron, SYN_SUFFIX)
+        eqs += _pre_equations(self.synapse, self.neuron, SYN_SUFFIX, keep=self.constants)
         Iname = sysm.input_name
         terms = " + ".join(f"u{k}*xin(t, bidx*{K} + {k})" for k in range(K))
         extra = [f"{Iname} = J_rec + I0 + {terms} : {u['I']}",
                  f"dJ_rec/dt = a_J*J_rec + J_in : {u['I']}",
+                 "a_J : hertz (constant)",
                  f"J_in : {u['Irate']}",
                  f"I0 : {u['I']}",
                  "bidx : integer (constant)",
                  f"D_drive = {sysm.brian2_D} : {u['D']}",
                  f"D_store : {u['D']}"]
         extra += [f"u{k} : {u['I']}" for k in range(K)]
+        # trainable constants: per-neuron values set at run time (all equal within a copy)
+        extra += [f"{k} : {_unit_string(get_unit(get_dimensions(self._constant_default(k))))} "
+                  "(constant)" for k in self.constants]
         eqs += Equations("\n".join(extra))
         xin = brian2.TimedArray(x_values, dt=self.dt, name=f"xin_{uid}")
-        namespace = dict(self.neuron.parameters)
-        namespace.update({"a_J": sysm.a / second, "trace_unit_zero": u["trace_q"],
-                          "D_zero": 0 * u["D_q"], "xin": xin})
+        namespace = {k: v for k, v in self.neuron.parameters.items() if k not in self.constants}
+        namespace.update({"trace_unit_zero": u["trace_q"], "D_zero": 0 * u["D_q"], "xin": xin})
         kwargs = {}
         if self.neuron.threshold:
             kwargs["threshold"] = self.neuron.threshold
@@ -318,10 +355,27 @@ class RecurrentSNN:
         def cat(f):
             return np.concatenate([np.tile(f(p), reps) for p in plist])
 
+        N = self.n_hidden
         vals = {"I0": cat(lambda p: p["I0"]), "w": cat(lambda p: p["W"][objs["post"], objs["pre"]])}
         for k in range(self.n_in):
             vals[f"u{k}"] = cat(lambda p: p["U"][:, k])
+        for k in self.constants:
+            vals[k] = cat(lambda p: np.full(N, float(p[k])))
+        vals["a_J"] = cat(lambda p: np.full(N, self.system.a_at(
+            {k: float(p[k]) for k in self.constants})))
         return vals
+
+    def _group_values(self, objs, vals):
+        """(variable, Brian2 value with units) of every per-neuron run-time value of ``G``."""
+        from brian2 import get_unit, second
+        from brian2.units.fundamentalunits import get_dimensions
+
+        u = objs["units"]
+        out = [("I0", vals["I0"] * u["I_q"]), ("a_J", vals["a_J"] / second)]
+        out += [(f"u{k}", vals[f"u{k}"] * u["I_q"]) for k in range(self.n_in)]
+        out += [(k, vals[k] * get_unit(get_dimensions(self._constant_default(k))))
+                for k in self.constants]
+        return out
 
     # ------------------------------------------------------------------ forward
     def forward(self, params, x) -> Trace:
@@ -375,9 +429,8 @@ class RecurrentSNN:
             vals = self._param_values(objs, plist)
             u = objs["units"]
             objs["S"].w = vals["w"] * u["w_q"]
-            objs["G"].I0 = vals["I0"] * u["I_q"]
-            for k in range(self.n_in):
-                objs["G"].__setattr__(f"u{k}", vals[f"u{k}"] * u["I_q"])
+            for var, value in self._group_values(objs, vals):
+                objs["G"].__setattr__(var, value)
             net = brian2.Network(objs["all"])
             t0 = time.perf_counter()
             net.run(self.steps * self.dt, namespace={})
@@ -418,10 +471,9 @@ class RecurrentSNN:
         device, objs, directory = self._built
         u = objs["units"]
         vals = self._param_values(objs, plist)
-        run_args = {objs["S"].w: vals["w"] * u["w_q"], objs["G"].I0: vals["I0"] * u["I_q"],
-                    objs["xin"]: self._x_values(x)}
-        for k in range(self.n_in):
-            run_args[getattr(objs["G"], f"u{k}")] = vals[f"u{k}"] * u["I_q"]
+        run_args = {objs["S"].w: vals["w"] * u["w_q"], objs["xin"]: self._x_values(x)}
+        for var, value in self._group_values(objs, vals):
+            run_args[getattr(objs["G"], var)] = value
         t0 = time.perf_counter()
         try:
             device.run(run_args=run_args, with_output=False)
