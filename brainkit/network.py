@@ -975,8 +975,6 @@ def _rename(model: Model, source: str, suffix: str, values: Dict[str, Any],
 
 
 def _owned_names(model: Model) -> List[str]:
-    from brian2 import Equations
-
     names = []
     for key in ("post_equations", "pre_equations"):
         if getattr(model, key):

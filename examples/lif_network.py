@@ -12,7 +12,7 @@ import json
 import os
 
 import numpy as np
-from brian2 import Hz, mV, ms, nA
+from brian2 import Hz, ms, nA
 
 import brainkit as bk
 from brainkit import plotting

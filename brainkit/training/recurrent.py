@@ -275,9 +275,7 @@ class RecurrentSNN:
     def _build_objects(self, x_values):
         """Brian2 objects of the batch network (for the currently active device)."""
         import brian2
-        from brian2 import Equations, second
-
-        from brian2 import get_unit
+        from brian2 import Equations, get_unit
         from brian2.units.fundamentalunits import get_dimensions
 
         from ..network import _pre_equations, _unit_string
