@@ -442,4 +442,4 @@ def test_cli_quick_autoencode_beats_chance_and_resumes(tmp_path):
     assert main(["train", "autoencode", "--quick", "--out", str(tmp_path), "--resume"]) == 0
     m = _check_outputs(tmp_path, "autoencode", "test_nmse")
     assert m["steps"] == 120
-    assert m["test_nmse"] <= 0.5, m["test_nmse"]
+    assert m["test_nmse"] <= 0.3, m["test_nmse"]  # 0.117 measured (efficient-coding start)

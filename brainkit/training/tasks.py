@@ -300,19 +300,39 @@ def get_task(name: str, **kwargs) -> Task:
 #:   ``{"kind": "efficient", ...}`` starts from :func:`efficient_coding_init` with the other
 #:   entries as its keyword arguments (and ``O``'s learning-rate factor becomes its initial
 #:   size ``decoder / N``, see :func:`lr_scale`).
-#: * batches of 16 trials; held-out scores on 256 trials from the test seed stream.
+#: * batches of 16 trials; held-out scores on 256 (xor) or 128 (autoencode) trials from the
+#:   test seed stream.
 #:
-#: ``autoencode`` (measured on 2 shared CPU cores, seed 0, held-out NMSE on 128 trials):
-#: from the random initialisation the loss levels off near NMSE 0.10 (N = 160, 500 steps,
-#: lr 0.03; N = 80: 0.13): the network has to discover by itself that the readout must be
-#: corrected by fast recurrent feedback.  The efficient-coding start (:func:`efficient_coding_init`,
-#: Boerlin, Machens & Deneve 2013) builds that feedback in - every neuron is driven by
-#: ``gain`` times the projection of the coding error ``x - O s`` on its decoding direction -
-#: and reads NMSE ~0.28 before training (spike noise of a network whose neurons all start
-#: in phase); with ``lr = 0.1`` (cosine to 0.01) the held-out NMSE is 0.022 after 300
-#: steps at N = 160 (0.6 s per step), against 0.176 after 150 steps at ``lr = 0.03`` (same
-#: start) - the start needs the larger steps to desynchronise and tune.  ``quick`` (N = 40,
-#: 120 steps) uses the same start with its decoder scaled by 1/N.
+#: ``autoencode`` (measured on 2 shared CPU cores, held-out NMSE on 128 trials, N = 160
+#: unless noted, about 0.6 s per step; "ec" = efficient-coding start; the learning rate
+#: decays by cosine to a tenth):
+#:
+#: ================================ ===== ======== ==========================================
+#: start, lr                        steps NMSE     note
+#: ================================ ===== ======== ==========================================
+#: random, 0.03                     500   0.103    levels off near 0.10 (N = 80: 0.134)
+#: random, 0.03                     150   0.323
+#: random, 0.1                      300   0.082
+#: ec, 0.03                         150   0.176    0.28 before training
+#: ec, 0.1                          300   0.022    ``brainkit train``: 0.027, 0.024, 0.022
+#:                                                 (seeds 0, 1, 2; ~200 s)
+#: ec, 0.2                          300   0.037
+#: ec, 0.1                          600   0.042    the loss rises again near step 200
+#: ec, 0.1, N = 80                  300   0.046    (0.34 s per step)
+#: ================================ ===== ======== ==========================================
+#:
+#: The efficient-coding start (:func:`efficient_coding_init`, Boerlin, Machens & Deneve 2013)
+#: builds in what the random start has to discover: every neuron is driven by ``gain`` times
+#: the projection of the coding error ``x - O s`` on its decoding direction, so fast recurrent
+#: inhibition corrects the lag of the readout.  Its constants come from a scan of the
+#: untrained network at N = 160 (decoder 0.016-3.2 s, gain 1-40, i0 -0.3..1): a decoder of
+#: 0.08 s (one spike moves the readout by at most 0.05) with gain 10 and i0 = -0.3 reads
+#: among the best (NMSE ~0.2-0.3, mostly fast spike noise; 0.05 s is as good), decoders of
+#: 0.16 s and more make the readout overshoot and ring (NMSE > 0.4, often > 1).
+#: Training from it wants ``lr = 0.1`` for a short schedule: 300 steps reach NMSE 0.02-0.03,
+#: well inside the target of 0.05, while a longer time at high lr (600 steps) or a doubled
+#: lr end worse; N = 160 leaves the margin that N = 80 lacks.  ``quick`` (N = 40, 120 steps,
+#: the same start, decoder scaled by 1/N): 0.117 in about 50 s.
 HYPER = {
     "xor": {
         "full": dict(n_hidden=60, steps=1500, batch=16, lr=0.03, lr_min=0.003, warmup=20,
