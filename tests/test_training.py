@@ -443,3 +443,24 @@ def test_cli_quick_autoencode_beats_chance_and_resumes(tmp_path):
     m = _check_outputs(tmp_path, "autoencode", "test_nmse")
     assert m["steps"] == 120
     assert m["test_nmse"] <= 0.3, m["test_nmse"]  # 0.117 measured (efficient-coding start)
+
+
+@pytest.mark.standalone
+def test_cli_trains_time_constants_and_saves_them(tmp_path):
+    """``--time-constants``: tau and tau_s move with the weights and the network file holds
+    the trained values (so simulation and export use them)."""
+    from brian2 import second
+
+    from brainkit.cli import main
+    from brainkit.netfile import load_network
+
+    assert main(["train", "autoencode", "--quick", "--steps", "6", "--time-constants",
+                 "--out", str(tmp_path)]) == 0
+    m = _check_outputs(tmp_path, "autoencode", "test_nmse")
+    ck = load_checkpoint(tmp_path / "checkpoint.npz")
+    tau, tau_s = float(ck.params["tau"]), float(ck.params["tau_s"])
+    assert m["trained_tau"] == tau and m["trained_tau_s"] == tau_s  # seconds
+    assert tau != 0.01 and tau_s != 0.01 and 0.005 < tau < 0.02 and 0.005 < tau_s < 0.02
+    spec = load_network(tmp_path / "network.h5")
+    assert float(spec.populations["hidden"].parameters["tau"] / second) == tau
+    assert float(spec.connections["hidden->hidden"].parameters["tau_s"] / second) == tau_s
