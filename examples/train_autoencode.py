@@ -1,9 +1,13 @@
 """Auto-encoding a smooth random signal through a spiking network trained by exact gradients.
 
-Two smooth Gaussian input signals (correlation width 20 ms) drive a recurrent network of
-theta neurons with gated synapses; the linear readout of the synaptic traces must reproduce
-them (Huh & Sejnowski 2018, predictive coding).  Trained with Adam on the exact discrete
-adjoint of the Brian2 simulation; scored by the normalised MSE on held-out signals.  Writes
+Two smooth Gaussian input signals (white noise through a Gaussian kernel of 50 ms standard
+deviation) drive a recurrent network of theta neurons with gated synapses; the linear readout
+of the synaptic traces must reproduce them (Huh & Sejnowski 2018, predictive coding).  The
+network starts from an efficient-coding connectivity (Boerlin, Machens & Deneve 2013: every
+neuron driven by the coding error x - O s along its decoding direction) and is trained with
+Adam on the exact discrete adjoint of the Brian2 simulation; scored by the normalised MSE on
+128 held-out signals.  Measured (N = 160, 300 steps, ~0.7 s per step on 2 shared cores):
+NMSE 0.0266 (seed 0), 0.0239 (seed 1), 0.0217 (seed 2); ``--quick``: 0.117.  Writes
 metrics.json, network.h5 and plots (loss, spike raster, readout vs target) to --out.
 
     python examples/train_autoencode.py --out out/train_autoencode [--quick] [--steps N]
