@@ -133,7 +133,8 @@ def brainkit_network(model, n, seed=1, duration_ms=1000.0, dt_ms=0.1, build_dir=
                      record_spikes=True):
     """The network through brainkit, structured like the Brian2 version: one population
     ``P`` (E = the first 80 %), an excitatory and an inhibitory connection P -> P with the
-    explicit index arrays; returns (network, run kwargs)."""
+    explicit index arrays and one shared weight each (``shared_weight=True``, as the Brian2
+    script's constants ``we``/``wi``); returns (network, run kwargs)."""
     from brian2 import mV, ms, nS, pA
 
     import brainkit as bk
@@ -159,12 +160,14 @@ def brainkit_network(model, n, seed=1, duration_ms=1000.0, dt_ms=0.1, build_dir=
         if model == "cuba":
             net.connect("P", "P", "exp_current", i=i, j=j,
                         weights=s * (1.62e3 / R if exc else -9e3 / R) * pA,
-                        params={"tau_syn": (5 if exc else 10) * ms}, name=name)
+                        params={"tau_syn": (5 if exc else 10) * ms}, name=name,
+                        shared_weight=True)
         else:
             net.connect("P", "P", "exp_conductance", i=i, j=j,
                         weights=s * (6 if exc else 67) * nS,
                         params={"tau_syn": (5 if exc else 10) * ms,
-                                "E_rev": (0 if exc else -80) * mV}, name=name)
+                                "E_rev": (0 if exc else -80) * mV}, name=name,
+                        shared_weight=True)
     if record_spikes:
         net.record("P", "spikes")
     vals = {"v": init["v"] * mV}

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -85,6 +86,7 @@ class Connection:
     delay: Any = None
     suffix: str = ""
     synapses: Any = None
+    shared_weight: bool = False  # one weight for all synapses (a shared Brian2 variable)
 
 
 def _weight_unit(model: Model, post: Model):
@@ -251,7 +253,8 @@ class Network:
                 delay=None, params: Optional[Dict[str, Any]] = None,
                 plasticity_params: Optional[Dict[str, Any]] = None,
                 name: Optional[str] = None, in_degree: Optional[int] = None,
-                rule_params: Optional[Dict[str, Any]] = None) -> Connection:
+                rule_params: Optional[Dict[str, Any]] = None,
+                shared_weight: bool = False) -> Connection:
         """Connect ``pre`` to ``post`` with a library synapse model.
 
         Which pairs connect: ``weights`` as an (n_pre, n_post) matrix (its non-zero entries),
@@ -267,6 +270,12 @@ class Network:
         'kernel'[, 'stride'][, 'padding']}`` (a shared kernel (K_y, K_x, C_in, C_out) with
         units over an (H, W, C_in) pre population: the weights come from the kernel).
         ``delay`` is a scalar or one delay per synapse (Quantity).
+
+        ``shared_weight=True`` stores one weight for the whole connection (a shared Brian2
+        variable) instead of one per synapse, as a plain Brian2 script writes ``ge += we``: for
+        millions of synapses that saves their memory and the time to set them up and write them
+        back.  ``weights`` (at connect and at every run) must then be a scalar, and no
+        plasticity rule can change it.
         """
         npre, npost = self._size(pre), self._size(post)
         name = name or f"{pre}->{post}"
@@ -332,8 +341,13 @@ class Network:
         if len(ii) and (ii.min() < 0 or ii.max() >= npre or jj.min() < 0 or jj.max() >= npost):
             raise NetworkError(f"connection '{name}': indices outside the populations")
         delay = _check_delay(name, delay, len(ii))
+        if shared_weight and (plast is not None or weights is None or np.ndim(weights) != 0):
+            raise NetworkError(f"connection '{name}': shared_weight=True needs one scalar "
+                               "weight and no plasticity rule (got "
+                               + ("plasticity '" + plast.name + "'" if plast is not None else
+                                  f"weights of shape {np.shape(weights)}") + ")")
         conn = Connection(name, pre, post, syn, plast, ii, jj, weights, delay,
-                          suffix=f"_c{len(self.connections)}")
+                          suffix=f"_c{len(self.connections)}", shared_weight=bool(shared_weight))
         self._check_weights(conn, weights)
         self.connections[name] = conn
         return conn
@@ -552,6 +566,13 @@ class Network:
         model = syn.equations.replace(
             "{WEIGHT_UNIT}",
             _unit_string(_weight_unit(syn, self.populations[c.post].model)))
+        if c.shared_weight:  # 'w : unit' -> 'w : unit (shared, constant)'
+            model, n = re.subn(r"(?m)^(\s*w\s*:\s*[^(#\n]*?)\s*$",
+                               r"\1 (shared, constant)", model)
+            if n != 1:
+                raise ModelError(f"connection '{c.name}': shared_weight=True needs synapse "
+                                 f"'{syn.name}' to declare its weight as a plain 'w : unit' "
+                                 "line", syn.path, syn.line_of("equations"))
         on_pre = _rename(syn, syn.on_pre or "", c.suffix, {}, text=True, post=True)
         on_post = ""
         if not syn.post_equations:  # continuous synapse: summed current into the target
@@ -601,11 +622,11 @@ class Network:
             return in_binary is not None and key in in_binary and np.array_equal(
                 in_binary[key], arr)
 
-        def put(group, var, value):
+        def put(group, var, value, shared=False):
             if runtime:
                 group.__setattr__(var, value)
                 return
-            size = len(group)
+            size = 1 if shared else len(group)
             arr = np.broadcast_to(np.asarray(value, dtype=float), (size,)).copy()
             if not unchanged((group.name, var), arr):
                 run_args[getattr(group, var)] = arr * _unit_of(group, var)
@@ -614,7 +635,7 @@ class Network:
             w = weights.get(cname, c.weights)
             if w is None:
                 continue
-            put(objs["synapses"][cname], "w", self._per_synapse(c, w))
+            put(objs["synapses"][cname], "w", self._per_synapse(c, w), shared=c.shared_weight)
         for pname, pop in self.populations.items():
             g = objs["groups"][pname]
             m = pop.model
@@ -677,6 +698,9 @@ class Network:
             raise NetworkError(f"connection '{c.name}': weights have units "
                                f"{get_dimensions(w)!s}, synapse '{c.synapse.name}' needs "
                                f"{get_dimensions(unit)!s} ({unit})")
+        if c.shared_weight and np.ndim(w) != 0:
+            raise NetworkError(f"connection '{c.name}' was built with shared_weight=True: give "
+                               f"one scalar weight, not an array of shape {np.shape(w)}")
         if np.ndim(w) == 1 and len(w) != len(c.i):
             raise NetworkError(f"connection '{c.name}': {len(w)} weights for {len(c.i)} synapses")
         if np.ndim(w) == 2:

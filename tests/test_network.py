@@ -148,3 +148,36 @@ def test_standalone_run_reevaluates_initial_expressions_that_depend_on_new_value
     assert np.ptp(gates["cpp_standalone"]["m"]) > 0.05  # differ between the four v
     np.testing.assert_allclose(m_rest, m_rest[0])  # all at rest for E_L = -60 mV
     assert abs(m_rest[0] - gates["runtime"]["m"][1]) > 1e-3
+
+
+@pytest.mark.standalone
+def test_shared_weight_fires_like_per_synapse_weights_and_takes_new_scalars():
+    """connect(shared_weight=True): one weight for the connection (as ``ge += we`` in plain
+    Brian2), the same spikes as one weight per synapse, re-runs with a new scalar."""
+    spikes = {}
+    for shared in (False, True):
+        net = Network(dt=0.1 * ms, backend="cpp_standalone", seed=4, name=f"shared{shared}")
+        net.population("exc", "lif", 30)
+        net.poisson_source("inp", 60, rates=30 * Hz)
+        net.connect("inp", "exc", "exp_current", weights=0.6 * nA, p=0.3, seed=2,
+                    shared_weight=shared)
+        net.record("exc", "spikes")
+        a = net.run(300 * ms)
+        b = net.run(300 * ms, weights={"inp->exc": 0.9 * nA})
+        spikes[shared] = [np.asarray(r.spikes["exc"][0]).tolist() for r in (a, b)]
+        if shared:
+            # the new scalar is the only run argument
+            assert len(net.last_run_args) == 1 and net.last_run_args[0].endswith(".w")
+            with pytest.raises(NetworkError, match="shared_weight=True: give one scalar"):
+                net.run(300 * ms, weights={"inp->exc": np.full(
+                    len(net.connections["inp->exc"].i), 0.5) * nA})
+    assert len(spikes[False][0]) > 20 and len(spikes[False][1]) > len(spikes[False][0])
+    assert spikes[True] == spikes[False]
+    net = Network(dt=0.1 * ms, backend="runtime")
+    net.population("exc", "lif", 3)
+    with pytest.raises(NetworkError, match="shared_weight=True needs one scalar weight"):
+        net.connect("exc", "exc", "exp_current", weights=np.ones((3, 3)) * nA,
+                    shared_weight=True)
+    with pytest.raises(NetworkError, match="no plasticity rule"):
+        net.connect("exc", "exc", "exp_current", weights=0.1 * nA, plasticity="stdp_online",
+                    shared_weight=True)
