@@ -149,7 +149,9 @@ def brainkit_network(model, n, seed=1, duration_ms=1000.0, dt_ms=0.1, build_dir=
         neuron = "lif"
         params = {"tau_m": 20 * ms, "V_th": -50 * mV, "V_r": -60 * mV, "t_ref": 5 * ms,
                   "E_L": (-49 if model == "cuba" else -60) * mV}
-    net.population("P", neuron, n, params=params)
+    # no per-neuron constant current I_ext (the Brian2 script has none): one load less per
+    # neuron and step
+    net.population("P", neuron, n, params=params, external_current=False)
     i_e = np.concatenate([conn["EE"][0], conn["EI"][0]])
     j_e = np.concatenate([conn["EE"][1], conn["EI"][1] + n_e])
     i_i = np.concatenate([conn["IE"][0], conn["II"][0]]) + n_e

@@ -59,6 +59,7 @@ class Population:
     stimulus: Any = None  # (values, dt) of a TimedArray current
     method: Optional[str] = None  # integration method overriding the model's
     group: Any = None
+    external_current: bool = True  # a per-neuron I_ext term (run(I_ext=...))
 
 
 @dataclass
@@ -146,16 +147,19 @@ class Network:
     # ----------------------------------------------------------------- description
     def population(self, name: str, model: Union[str, Model], n: int, variant: Optional[str] = None,
                    params: Optional[Dict[str, Any]] = None, init: Optional[Dict[str, Any]] = None,
-                   method: Optional[str] = None) -> Population:
+                   method: Optional[str] = None, external_current: bool = True) -> Population:
         """Add ``n`` neurons of library ``model`` (name or :class:`Model`); ``method``
-        overrides the integration method chosen from the model (see ``_group_methods``)."""
+        overrides the integration method chosen from the model (see ``_group_methods``).
+        ``external_current=False`` leaves out the per-neuron constant current ``I_ext`` (set
+        by ``run(I_ext=...)``), which every neuron otherwise reads at every step."""
         self._check_new(name)
         m = load_model(model, variant=variant) if isinstance(model, str) else model
         if m.kind != "neuron":
             raise ModelError(f"model '{m.name}' is a {m.kind} model, not a neuron model", m.path)
         if params:
             m = m.with_parameters(**params)
-        pop = Population(name, m, int(n), dict(init or {}), method=method)
+        pop = Population(name, m, int(n), dict(init or {}), method=method,
+                         external_current=bool(external_current))
         self.populations[name] = pop
         return pop
 
@@ -383,6 +387,10 @@ class Network:
             self._check_weights(self.connections[n], weights[n])
         for n in list(inputs) + list(I_ext):
             self._population(n)
+        for n in I_ext:
+            if not self.populations[n].external_current:
+                raise NetworkError(f"population '{n}' was made with external_current=False: "
+                                   "it has no I_ext to set")
         for n in rates:
             if n not in self.sources or self.sources[n].kind != "poisson":
                 raise NetworkError(f"'{n}' is not a Poisson source")
@@ -502,14 +510,15 @@ class Network:
             inp = m.input or {}
             if inp:
                 unit = inp["unit"]
-                terms = ["I_ext"] + currents[pop.name]
+                terms = (["I_ext"] if pop.external_current else []) + currents[pop.name]
                 if pop.stimulus is not None:
                     ta = brian2.TimedArray(_as_2d(pop.stimulus[0], pop.n), dt=pop.stimulus[1],
                                            name=f"stim_{pop.name}_{uid}")
                     objs["timed"][pop.name] = ta
                     terms.append(f"{ta.name}(t, i)")
-                eqs += brian2.Equations(f"{inp['name']} = {' + '.join(terms)} : {unit}\n"
-                                        f"I_ext : {unit}")
+                total = " + ".join(terms) if terms else f"0*{unit}"
+                eqs += brian2.Equations(f"{inp['name']} = {total} : {unit}"
+                                        + (f"\nI_ext : {unit}" if pop.external_current else ""))
             elif currents[pop.name]:
                 raise ModelError(f"neuron model '{m.name}' declares no input variable, so "
                                  f"population '{pop.name}' cannot receive connections", m.path)

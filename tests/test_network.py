@@ -175,6 +175,12 @@ def test_shared_weight_fires_like_per_synapse_weights_and_takes_new_scalars():
     assert spikes[True] == spikes[False]
     net = Network(dt=0.1 * ms, backend="runtime")
     net.population("exc", "lif", 3)
+    net.population("bare", "lif", 3, external_current=False)  # no I_ext term
+    net.record("bare", "v")
+    with pytest.raises(NetworkError, match="external_current=False: it has no I_ext"):
+        net.run(1 * ms, I_ext={"bare": 1 * nA})
+    assert "I_ext" not in net.run(1 * ms).traces["bare"] and \
+        "I_ext" not in str(net._build_objects()["groups"]["bare"].equations)
     with pytest.raises(NetworkError, match="shared_weight=True needs one scalar weight"):
         net.connect("exc", "exc", "exp_current", weights=np.ones((3, 3)) * nA,
                     shared_weight=True)
