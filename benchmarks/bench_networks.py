@@ -26,14 +26,40 @@ writes back.  Each binary runs up to ``--repeats`` times (while its runs took le
 REPEAT_BUDGET_S) and the fastest run counts: the machine may be shared.
 
 The weights are those of the 4000-neuron network scaled by 4000/N: p stays 0.02, and each
-neuron's total synaptic input (in-degree x weight) stays that of N = 4000, so every size runs
-in the papers' regime (the convention of the public benchmark suites, e.g. BrainPy's COBA/CUBA
-benchmark scripts; without it the 32k CUBA network falls to ~1 Hz and COBA falls silent).
-Done identically in both versions (``weight_scale``).
+neuron's mean synaptic input (in-degree x weight) stays that of N = 4000 (the convention of the
+public benchmark suites, e.g. BrainPy's COBA/CUBA benchmark scripts).  Done identically in both
+versions (``weight_scale``).  It does not keep the papers' regime at every size: the input's
+fluctuations shrink as 1/sqrt(N), so COBA is nearly silent at 16k and 32k (0.1 Hz) and CUBA
+and COBAHH slow down (12 -> 2.4 Hz, 73 -> 2.9 Hz from 1k to 32k); only N = 4000 is the
+papers' network.  The benchmark measures the simulator on the same work.
 
-    python benchmarks/bench_networks.py --sizes 1000 4000 16000 --out out/bench_networks
+brainkit's version holds what the plain script holds: one shared weight per connection
+(``connect(..., shared_weight=True)``, the script's ``ge += we``) and no per-neuron constant
+current (``population(..., external_current=False)``).  With per-synapse weights and ``I_ext``
+its 32k runs took 1.11-1.15x as long (20 M weights to set up and write back, one more load per
+neuron and step).
+
+Measured (idle 2-core machine, load average ~1.0-1.3; brainkit / Brian2, the fastest of up to
+9 (CUBA, COBA) or 3 (COBAHH) runs; both versions fire identically in every row)::
+
+    model    N   synapses | run wall ratio | binary ratio | rate Hz | events/s (brainkit)
+    cuba     1k     0.02M |          0.916 |        0.944 |   12.33 | 5.6e6
+    cuba     4k     0.32M |          0.925 |        0.921 |    5.35 | 1.3e7
+    cuba    16k     5.1M  |          0.978 |        0.951 |    3.21 | 2.9e7
+    cuba    32k    20.5M  |          0.962 |        0.916 |    2.41 | 4.3e7
+    coba     1k     0.02M |          1.026 |        1.023 |   49.48 | 8.8e6
+    coba     4k     0.32M |          0.968 |        0.978 |   17.73 | 1.4e7
+    coba    16k     5.1M  |          1.010 |        1.013 |    0.10 | 3.6e5
+    coba    32k    20.5M  |          0.982 |        1.010 |    0.09 | 7.0e5
+    cobahh   1k     0.02M |          0.998 |        0.999 |   73.44 | 4.0e5
+    cobahh   4k     0.32M |          1.003 |        1.003 |   31.46 | 6.8e5
+    cobahh  16k     5.1M  |          0.997 |        0.997 |    3.54 | 3.1e5
+    cobahh  32k    20.5M  |          1.000 |        0.999 |    2.85 | 5.0e5
+
+    python benchmarks/bench_networks.py --models cuba coba --repeats 9 --out out/bench_networks
+    python benchmarks/bench_networks.py --models cobahh --out out/bench_networks_hh  # ~12 min
     python benchmarks/bench_networks.py --sizes 32000 --models cobahh \
-        --duration-for cobahh:32000=250
+        --duration-for cobahh:32000=250   # a shorter simulated time for one case
 """
 
 from __future__ import annotations
