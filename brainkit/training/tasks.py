@@ -366,8 +366,8 @@ def efficient_coding_init(n_hidden: int, n_in: int, n_out: int, seed, gain: floa
 
     .. math::
 
-        O &= rac{c}{N} D, \qquad D = [d_1 \ldots d_N] \
-        U &= \gamma D^T, \qquad W = -\gamma D^T O = -rac{\gamma c}{N} D^T D,
+        O &= \frac{c}{N} D, \qquad D = [d_1 \ldots d_N] \\
+        U &= \gamma D^T, \qquad W = -\gamma D^T O = -\frac{\gamma c}{N} D^T D,
         \qquad I_0 = i_0
 
     (:math:`c` = ``decoder`` in seconds, :math:`\gamma` = ``gain``), so that the input of
@@ -380,7 +380,7 @@ def efficient_coding_init(n_hidden: int, n_in: int, n_out: int, seed, gain: floa
     along its direction, and its spike corrects the readout of all others.  With ``i0`` below
     the theta neuron's threshold (``I = 0``) a network at rest stays silent for ``x = 0``.
     ``decoder / N`` is one neuron's share of the readout: a spike adds
-    :math:`c/N \cdot 1/	au_s` to :math:`o` at its peak (0.05 for ``c = 0.08 s``, ``N = 160``,
+    :math:`c/N \cdot 1/\tau_s` to :math:`o` at its peak (0.05 for ``c = 0.08 s``, ``N = 160``,
     ``tau_s = 10 ms``), so ``c`` fixes the granularity of the code independently of ``N``.
 
     Parameters
