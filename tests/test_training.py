@@ -383,18 +383,21 @@ def test_efficient_coding_init_drives_every_neuron_with_the_coding_error():
 
 @pytest.mark.standalone
 def test_trainer_starts_from_the_task_init(small_ae, tmp_path):
-    """cli.InitModel hands the efficient-coding start to the Trainer (one step at a vanishing
+    """cli.start hands the efficient-coding start to the Trainer (one step at a vanishing
     learning rate leaves the parameters at that start)."""
-    from brainkit.training.cli import InitModel
+    from brainkit.training.cli import start
     from brainkit.training.tasks import efficient_coding_init
 
     task, model = small_ae
-    fn = lambda seed: efficient_coding_init(model.n_hidden, 1, 1, seed, gain=3.0)  # noqa: E731
-    wrapped = InitModel(model, fn)
-    p0 = wrapped.init_params(7)
-    assert all(np.array_equal(p0[k], fn(7)[k]) for k in p0)
-    assert wrapped.n_hidden == model.n_hidden and wrapped.batch == model.batch
-    st = _trainer(task, wrapped, tmp_path, steps=1, lr=1e-9, every=1).run()
+    init = dict(kind="efficient", gain=3.0)
+    fn = start(model, dict(init=init))
+    p0 = fn(7)
+    ref = efficient_coding_init(model.n_hidden, 1, 1, 7, gain=3.0)
+    assert all(np.array_equal(p0[k], ref[k]) for k in p0) and set(p0) == set(ref)
+    assert start(model, {}) is None  # no init entry: the model's own random start
+    st = _trainer(task, model, tmp_path, steps=1, lr=1e-9, every=1)
+    st.init_params = fn
+    st = st.run()
     for k in p0:  # a (nearly) zero learning rate: still the initial parameters
         np.testing.assert_allclose(st.params[k], p0[k], rtol=0, atol=1e-8)
     assert np.isfinite(st.losses[0])

@@ -49,24 +49,14 @@ def settings(task_name: str, quick: bool = False, steps: Optional[int] = None,
     return h
 
 
-class InitModel:
-    """A model whose initial parameters come from ``init_fn(seed)`` instead of its own
-    ``init_params`` (the per-task initialisation of the settings' ``init`` entry, e.g.
-    :func:`~brainkit.training.tasks.efficient_coding_init`); everything else is delegated
-    to the wrapped model, so the :class:`~brainkit.training.trainer.Trainer` uses it as is."""
-
-    def __init__(self, model, init_fn):
-        self.model, self._init_fn = model, init_fn
-
-    def init_params(self, seed):
-        params = dict(self.model.constant_defaults())  # trainable constants: model values
-        params.update(self._init_fn(seed))
-        return self.model.check_params(params)
-
-    def __getattr__(self, name):
-        if name == "model":  # not set yet (copy, unpickling): no recursion
-            raise AttributeError(name)
-        return getattr(self.model, name)
+def start(model, h: dict):
+    """``seed -> params`` of the settings' ``init`` entry (e.g. the efficient-coding start,
+    :func:`~brainkit.training.tasks.init_function`), with the trainable constants at the
+    models' values; None for the model's own random ``init_params``."""
+    init_fn = init_function(h.get("init"), model.n_hidden, model.n_in, model.n_out)
+    if init_fn is None:
+        return None
+    return lambda seed: model.check_params({**model.constant_defaults(), **init_fn(seed)})
 
 
 def build_model(task: Task, h: dict, backend: str = "cpp_standalone", build_dir=None):
@@ -161,11 +151,10 @@ def train(task_name: str, out, quick: bool = False, resume: bool = False,
     try:
         config = dict(task=task_name, quick=bool(quick), **{k: v for k, v in h.items()
                                                              if k not in ("steps", "test_trials")})
-        init_fn = init_function(h.get("init"), model.n_hidden, task.n_in, task.n_out)
-        trainee = model if init_fn is None else InitModel(model, init_fn)
-        trainer = Trainer(trainee, task, out, steps=h["steps"], batch=h["batch"], seed=seed,
+        trainer = Trainer(model, task, out, steps=h["steps"], batch=h["batch"], seed=seed,
                           optimizer=build_optimizer(h), checkpoint_every=h["checkpoint_every"],
-                          diverge_factor=h["diverge_factor"], progress=progress, config=config)
+                          diverge_factor=h["diverge_factor"], progress=progress, config=config,
+                          init_params=start(model, h))
         state = trainer.run(resume=resume)
         t0 = time.perf_counter()
         score, o, batch, trace = evaluate(model, task, state.params, seed, h["test_trials"])

@@ -131,7 +131,7 @@ class Trainer:
     batch : int
         Trials per step (must equal the model's batch size).
     seed : int
-        Seeds the initial parameters (``model.init_params(seed)``) and the data stream
+        Seeds the initial parameters (``init_params(seed)``) and the data stream
         (``task.train_rng(seed)``).
     optimizer : Adam
         A fresh optimiser (its state is replaced on resume).
@@ -144,11 +144,13 @@ class Trainer:
     config : dict
         JSON-able description of the run (task settings, network size, ...); a resumed run
         must have the same config.
+    init_params : callable, optional
+        ``seed -> params``, the starting point (default: ``model.init_params``).
     """
 
     def __init__(self, model, task: Task, out, steps: int, batch: int, seed: int,
                  optimizer: Adam, checkpoint_every: int = 25, diverge_factor: float = 10.0,
-                 progress: bool = True, config: Optional[dict] = None):
+                 progress: bool = True, config: Optional[dict] = None, init_params=None):
         if steps < 1 or batch < 1 or checkpoint_every < 1:
             raise ValueError(f"steps ({steps}), batch ({batch}) and checkpoint_every "
                              f"({checkpoint_every}) must all be >= 1")
@@ -158,6 +160,7 @@ class Trainer:
         self.diverge_factor, self.progress = float(diverge_factor), progress
         self.config = json.loads(json.dumps(dict(config or {}, batch=self.batch, seed=self.seed),
                                             default=_json_default))
+        self.init_params = init_params or model.init_params
         self.state: Optional[TrainState] = None
         self.trace = None  # trace of the last training step
 
@@ -167,7 +170,7 @@ class Trainer:
 
     def _fresh_state(self) -> TrainState:
         rng = self.task.train_rng(self.seed)
-        params = {k: np.array(v, dtype=np.float64) for k, v in self.model.init_params(self.seed).items()}
+        params = {k: np.array(v, dtype=np.float64) for k, v in self.init_params(self.seed).items()}
         return TrainState(step=0, params=params, optimizer=self.optimizer.state_dict(),
                           rng_state=rng.bit_generator.state, config=self.config)
 
