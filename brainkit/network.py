@@ -641,6 +641,8 @@ class Network:
                 run_args[getattr(group, var)] = arr * _unit_of(group, var)
 
         for cname, c in self.connections.items():
+            if not runtime and baked is None and cname not in weights:
+                continue  # the compiled-in weights: no need to copy and compare them
             w = weights.get(cname, c.weights)
             if w is None:
                 continue

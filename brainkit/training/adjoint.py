@@ -396,8 +396,8 @@ class DiscreteSystem:
         return Jacobians(A=pick("A", 2), hI=pick("hI", 1), Dy=pick("Dy", 1),
                          DI=vals.get(("DI",)), D=vals[("D",)], hp=pick("hp", 2),
                          Dp=pick("Dp", 1),
-                         ap={p: float(sympy.diff(self.a_expr, self.symbols[p]).xreplace(subs))
-                             for p in self.constants})
+                         ap={p: float(self._derivative(self.a_expr, self.symbols[p])
+                                      .xreplace(subs)) for p in self.constants})
 
     def _derivative(self, expr, sym):
         key = ("d", expr, sym)
@@ -465,17 +465,19 @@ def derive_system(neuron: Model, synapse: Model, constants=()) -> DiscreteSystem
         raise ModelError(f"neuron model '{neuron.name}' declares no input variable", neuron.path)
 
     constants = list(constants)
+    values = {}  # their SI values in the models
     for k in constants:
-        owners = [m.name for m in (neuron, synapse) if k in m.parameters]
+        owners = [m for m in (neuron, synapse) if k in m.parameters]
         if len(owners) != 1:
             raise ModelError(f"trainable constant '{k}' must be a parameter of exactly one of "
                              f"'{neuron.name}' and '{synapse.name}' (found in "
-                             f"{owners or 'neither'}; neuron parameters: "
+                             f"{[m.name for m in owners] or 'neither'}; neuron parameters: "
                              f"{', '.join(sorted(neuron.parameters))}; synapse parameters: "
                              f"{', '.join(sorted(synapse.parameters))})")
-        value = (neuron.parameters if k in neuron.parameters else synapse.parameters)[k]
+        value = owners[0].parameters[k]
         if np.ndim(value) != 0:
             raise ModelError(f"trainable constant '{k}' must be a scalar parameter")
+        values[k] = float(value)
     neq = neuron.brian2_equations()
     pre = _pre_equations(synapse, neuron, SYN_SUFFIX, keep=constants)
     eqs = Equations(list(neq.values()) + list(pre.values()))
@@ -517,8 +519,6 @@ def derive_system(neuron: Model, synapse: Model, constants=()) -> DiscreteSystem
             f"synapse model '{synapse.name}': the trace equation d{trace}/dt = {h_raw[trace].code} "
             f"is not linear in {trace} with a constant coefficient (d/d{trace} = {a_expr}); the "
             "recurrent input cannot be filtered as J = W s", synapse.path)
-    values = {k: float((neuron.parameters if k in neuron.parameters else synapse.parameters)[k])
-              for k in constants}
     a = float(a_expr.xreplace({symbols[k]: v for k, v in values.items()}))
     D = h[trace].xreplace({s: 0})  # d h_s / d s is the constant a, so h_s - a s = h_s(s=0)
     # the reset may only touch variables the simulated map never reads
