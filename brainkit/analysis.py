@@ -227,7 +227,7 @@ def fi_curve(model, currents, duration, *, variant: Optional[str] = None,
     from brian2 import Hz, second
     from brian2.units.fundamentalunits import get_dimensions, have_same_dimensions
 
-    from .library import _evaluate, load_model
+    from .library import evaluate_expression, load_model
     from .network import Network
 
     if estimator not in ("isi", "count"):
@@ -244,7 +244,7 @@ def fi_curve(model, currents, duration, *, variant: Optional[str] = None,
     if m.kind != "neuron" or not m.input:
         raise ValueError(f"fi_curve: model '{m.name}' is not a neuron model with an input "
                          "variable (its file declares no 'input:')")
-    unit = _evaluate(m.input["unit"], {})
+    unit = evaluate_expression(m.input["unit"], {})
     if not have_same_dimensions(currents, unit):
         raise ValueError(f"fi_curve: currents have units {get_dimensions(currents)!s}, model "
                          f"'{m.name}' takes its input {m.input['name']} in {m.input['unit']}")

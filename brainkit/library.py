@@ -214,7 +214,7 @@ class Model:
 
         for k, expr in enumerate(self.constraints):
             try:
-                ok = bool(_evaluate(expr, self.parameters))
+                ok = bool(evaluate_expression(expr, self.parameters))
             except Exception as exc:  # noqa: BLE001 - report any evaluation problem
                 raise self.error("constraints", f"constraint '{expr}' cannot be evaluated: "
                                                 f"{exc}", k) from None
@@ -243,7 +243,7 @@ def _first_bad_line(text: str) -> int:
     return 0
 
 
-def _evaluate(expr, names: Mapping[str, Any]):
+def evaluate_expression(expr, names: Mapping[str, Any]):
     """Evaluate a parameter value written as a Brian2 expression with units."""
     if not isinstance(expr, str):
         return expr
@@ -271,7 +271,7 @@ def _check_overrides(model: Model, overrides: Mapping[str, Any]) -> Dict[str, An
             raise ModelError(
                 f"model '{model.name}' has no parameter '{name}' "
                 f"(its parameters: {', '.join(sorted(model.parameters))})")
-        value = _evaluate(value, model.parameters) if isinstance(value, str) else value
+        value = evaluate_expression(value, model.parameters) if isinstance(value, str) else value
         default = model.parameters[name]
         if not have_same_dimensions(value, default):
             raise ModelError(
@@ -312,14 +312,14 @@ def _parse(text: str, path: Path) -> Model:
     params: Dict[str, Any] = {}
     for name, expr in raw_params.items():
         try:
-            params[name] = _evaluate(expr, params)
+            params[name] = evaluate_expression(expr, params)
         except Exception as exc:  # noqa: BLE001 - report any evaluation problem with its line
             raise ModelError(f"parameter '{name}' = {expr!r} cannot be evaluated: {exc}", path,
                              lines.get(f"parameters.{name}")) from None
     model.parameters = params
     for vname, vparams in raw_variants.items():
         try:
-            evaluated = {k: _evaluate(v, params) for k, v in (vparams or {}).items()}
+            evaluated = {k: evaluate_expression(v, params) for k, v in (vparams or {}).items()}
             model.variants[vname] = _check_overrides(model, evaluated)
         except Exception as exc:  # noqa: BLE001
             raise ModelError(f"variant '{vname}': {exc}", path,

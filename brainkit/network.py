@@ -96,9 +96,9 @@ def _weight_unit(model: Model, post: Model):
     from brian2 import get_unit, second
 
     if "{WEIGHT_UNIT}" in model.equations:
-        from .library import _evaluate
+        from .library import evaluate_expression
 
-        return get_unit((_evaluate(post.input["unit"], {}) * second).dim) \
+        return get_unit((evaluate_expression(post.input["unit"], {}) * second).dim) \
             if post.input["unit"] != "1" else second
     eqs = model.brian2_equations()
     if "w" not in eqs:

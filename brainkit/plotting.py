@@ -10,7 +10,7 @@ import numpy as np
 from .fileio import atomic_write
 
 
-def _axes(ax):
+def new_axes(ax):
     import matplotlib
 
     matplotlib.use("Agg", force=False)
@@ -33,7 +33,7 @@ def raster(results, population: str, ax=None, path: Optional[str] = None, **kwar
     """Spike raster (neuron index against time in ms) of one population."""
     from brian2 import ms
 
-    ax = _axes(ax)
+    ax = new_axes(ax)
     i, t = results.spikes[population]
     ax.plot(np.asarray(t / ms), i, "|", markersize=3, **kwargs)
     ax.set_xlabel("time (ms)")
@@ -53,7 +53,7 @@ def raster_populations(results, populations: Sequence, ax=None, every: int = 1,
     """
     from brian2 import ms
 
-    ax = _axes(ax)
+    ax = new_axes(ax)
     for pop, offset, color in populations:
         i, t = results.spikes[pop]
         sel = i % every == 0
@@ -70,7 +70,7 @@ def traces(results, population: str, variable: str, ax=None, path: Optional[str]
     """State traces of recorded neurons, in the variable's own unit."""
     from brian2 import get_unit, ms
 
-    ax = _axes(ax)
+    ax = new_axes(ax)
     tr = results.traces[population]
     values, t = tr[variable], tr["t"]
     unit = get_unit(values.dim) if hasattr(values, "dim") else 1
@@ -91,7 +91,7 @@ def fi_curve(currents, rates, ax=None, path: Optional[str] = None, reference=Non
     """Firing rate against input current; ``reference`` (same length) is drawn as a line."""
     from brian2 import Hz, get_unit
 
-    ax = _axes(ax)
+    ax = new_axes(ax)
     unit = get_unit(currents.dim) if hasattr(currents, "dim") else 1
     x = np.asarray(currents / unit)
     ax.plot(x, np.asarray(rates / Hz), "o", ms=4, label=label)

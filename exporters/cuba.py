@@ -109,12 +109,12 @@ def _param(pop: PopulationSpec, name: str):
 
 def _initial(pop: PopulationSpec, var: str, default, unit=None, offset=0.0) -> np.ndarray:
     """Initial value of ``var`` per neuron (expressions are evaluated with the parameters)."""
-    from brainkit.library import _evaluate
+    from brainkit.library import evaluate_expression
 
     value = pop.initial.get(var, default)
     if isinstance(value, str):
         try:
-            value = _evaluate(value, pop.parameters)
+            value = evaluate_expression(value, pop.parameters)
         except Exception as exc:  # noqa: BLE001
             raise ExportError(f"population '{pop.name}': initial value {var} = {value!r} cannot "
                               f"be evaluated for export ({exc}); store numbers") from None

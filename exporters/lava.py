@@ -68,9 +68,9 @@ def build_processes(net: CubaNetwork, inputs: Dict[str, np.ndarray], steps: int)
     from lava.proc.io.source import RingBuffer as Source
     from lava.proc.lif.process import LIF
 
-    from .loihi_ref import _check_inputs
+    from .loihi_ref import check_inputs
 
-    x = _check_inputs(net, inputs, steps)
+    x = check_inputs(net, inputs, steps)
     procs: Dict[str, Any] = {}
     for name, arr in x.items():
         data = arr.T.astype(np.int32 if net.fixed else float)  # (n, T): time last

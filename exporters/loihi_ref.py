@@ -86,7 +86,7 @@ class RefResult:
     traces: Dict[str, Dict[str, np.ndarray]] = field(default_factory=dict)
 
 
-def _check_inputs(net: CubaNetwork, inputs, steps):
+def check_inputs(net: CubaNetwork, inputs, steps):
     arrays = {}
     for name, n in net.inputs.items():
         if name not in inputs:
@@ -109,7 +109,7 @@ def simulate(net: CubaNetwork, inputs: Dict[str, np.ndarray], steps: int,
     """
     if on_overflow not in ("raise", "wrap"):
         raise ValueError("on_overflow must be 'raise' or 'wrap'")
-    x = _check_inputs(net, inputs, steps)
+    x = check_inputs(net, inputs, steps)
     fixed = net.fixed
     dtype = np.int64 if fixed else float
     pops = net.populations

@@ -541,9 +541,9 @@ def derive_system(neuron: Model, synapse: Model, constants=()) -> DiscreteSystem
     for k in states:
         val = neuron.initial.get(k, 0.0) if k != trace else 0.0
         if isinstance(val, str):
-            from ..library import _evaluate
+            from ..library import evaluate_expression
 
-            val = _evaluate(val, namespace)
+            val = evaluate_expression(val, namespace)
         initial[k] = float(val)
     # the drive as a Brian2 expression: the trace's right-hand side at s = 0
     from brian2.utils.stringtools import word_substitute

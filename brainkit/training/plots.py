@@ -10,12 +10,12 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from ..plotting import _axes, save_figure
+from ..plotting import new_axes, save_figure
 
 
 def loss_curve(losses: Sequence[float], path=None, ax=None, title: str = "training loss"):
     """Loss per training step (log scale) with a 20-step running mean."""
-    ax = _axes(ax)
+    ax = new_axes(ax)
     y = np.asarray(losses, dtype=float)
     steps = np.arange(1, len(y) + 1)
     ax.plot(steps, y, lw=0.6, alpha=0.5, label="per step")
@@ -36,7 +36,7 @@ def spike_raster(trace, path=None, trial: int = 0, dt: float = 1e-3, ax=None,
                  title: Optional[str] = None):
     """Spikes of the hidden neurons in one trial of a :class:`Trace` (``trace.spikes``), with
     the trial's input channels drawn underneath (scaled to the bottom tenth)."""
-    ax = _axes(ax)
+    ax = new_axes(ax)
     i, n = trace.spikes[trial]
     N = trace.s.shape[2]
     ax.plot(np.asarray(n) * dt * 1e3, i, "|", markersize=3, color="k")

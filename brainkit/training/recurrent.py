@@ -250,8 +250,8 @@ class RecurrentSNN:
     def _units(self):
         from brian2 import get_unit, second
 
-        from ..library import _evaluate
-        in_unit = _evaluate(self.neuron.input["unit"], {}) if self.neuron.input["unit"] != "1" \
+        from ..library import evaluate_expression
+        in_unit = evaluate_expression(self.neuron.input["unit"], {}) if self.neuron.input["unit"] != "1" \
             else 1.0
         in_dim = getattr(in_unit, "dim", None)
         from brian2.units.fundamentalunits import DIMENSIONLESS, get_dimensions
