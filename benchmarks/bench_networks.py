@@ -216,7 +216,7 @@ def run_brainkit(model, n, seed, duration_ms, build_dir, repeats=1):
     t0 = time.perf_counter()
     res = net.run(duration_ms * ms, **kwargs)
     total = time.perf_counter() - t0
-    device = net._built[0]
+    device = net.engine.device
     # the first run compiled too, so its CPU time is not the binary's alone: at least one
     # more run measures that
     runs = [(net.timings["run"], float(device._last_run_time), None)]
@@ -247,18 +247,14 @@ def run_brian2(model, n, seed, duration_ms, build_dir, repeats=1):
     COBAHH.py and Brian 1's COBA.py), same connectivity and initial values."""
     import brian2 as b2
     from brian2 import cm, mV, ms, msiemens, nS, siemens, ufarad, umetre
-    from brian2.devices.cpp_standalone.device import CPPStandaloneDevice
-    from brian2.devices.device import get_device, reset_device, set_device
+
+    from brainkit.engine import StandaloneEngine
 
     n_e, n_i, conn = connectivity(n, seed)
     init = initial_values(model, n, seed)
-    device = CPPStandaloneDevice()
-    previous = get_device()
-    set_device(device, directory=build_dir, build_on_run=False)
-    try:
-        # the same C++ flags and make parallelism as brainkit's builds (_compile_prefs)
-        b2.prefs.codegen.cpp.extra_compile_args_gcc = ["-w", "-O3", "-march=native"]
-        b2.prefs.devices.cpp_standalone.extra_make_args_unix = [f"-j{os.cpu_count() or 1}"]
+    engine = StandaloneEngine(directory=build_dir)
+    # brainkit's C++ flags and make parallelism (brainkit.engine.compile_prefs)
+    with engine.compiling():
         b2.seed(seed)
         # names the equations use: Brian2 finds them in this function's locals
         taum, taue, taui = 20 * ms, 5 * ms, 10 * ms
@@ -328,25 +324,22 @@ def run_brian2(model, n, seed, duration_ms, build_dir, repeats=1):
         mon = b2.SpikeMonitor(P)
         net = b2.Network(P, Ce, Ci, mon)
         net.run(duration_ms * ms)
-        t0 = time.perf_counter()
-        device.build(directory=build_dir, compile=True, run=False)
-        compile_s = time.perf_counter() - t0
-        def once():
-            wall, cpu = timed(lambda: device.run(with_output=False))
-            return wall, float(device._last_run_time), cpu
+    device = engine.device
 
-        runs = repeat_runs(once, repeats)
-        counts = np.bincount(np.asarray(mon.i[:]), minlength=n)
-        outdeg = np.zeros(n, int)
-        outdeg[:n_e] = np.bincount(Ce.i[:], minlength=n_e)
-        outdeg[n_e:] = np.bincount(Ci.i[:], minlength=n_i)
-        return {"compile_s": compile_s, "run_s": _fastest(runs, 0),
-                "binary_s": _fastest(runs, 1), "cpu_s": _fastest(runs, 2), "runs": runs,
-                "results_bytes": results_bytes(device),
-                "counts": counts, "outdeg": outdeg, "n_syn": int(len(Ce) + len(Ci)),
-                "spikes": (np.asarray(mon.i[:]), np.asarray(mon.t[:] / ms))}
-    finally:
-        reset_device(previous)
+    def once():
+        wall, cpu = timed(lambda: device.run(with_output=False))
+        return wall, float(device._last_run_time), cpu
+
+    runs = repeat_runs(once, repeats)
+    counts = np.bincount(np.asarray(mon.i[:]), minlength=n)
+    outdeg = np.zeros(n, int)
+    outdeg[:n_e] = np.bincount(Ce.i[:], minlength=n_e)
+    outdeg[n_e:] = np.bincount(Ci.i[:], minlength=n_i)
+    return {"compile_s": engine.compile_s, "run_s": _fastest(runs, 0),
+            "binary_s": _fastest(runs, 1), "cpu_s": _fastest(runs, 2), "runs": runs,
+            "results_bytes": results_bytes(device),
+            "counts": counts, "outdeg": outdeg, "n_syn": int(len(Ce) + len(Ci)),
+            "spikes": (np.asarray(mon.i[:]), np.asarray(mon.t[:] / ms))}
 
 
 def summary(r, n, duration_s):

@@ -12,6 +12,8 @@ with ``connect(i=..., j=...)``, so a compiled binary never re-draws its connecti
 :func:`conv2d`                 a shared kernel over an image-shaped population (PyTorch's
                                ``Conv2d`` / TF's ``conv2d``: stride, zero padding)
 :func:`grid_positions`         positions of neurons on a rectangular grid
+:func:`rule_indices`           one connection's pairs from the arguments of
+                               :meth:`brainkit.Network.connect` (which rule, its parameters)
 =============================  ==============================================================
 
 Indices of image-shaped populations follow numpy's C order of the shape ``(H, W, C)``:
@@ -26,7 +28,7 @@ import numpy as np
 
 __all__ = ["all_to_all", "one_to_one", "fixed_probability", "fixed_in_degree",
            "grid_positions", "pairwise_distances", "distance_gaussian", "conv2d",
-           "conv2d_output_shape"]
+           "conv2d_output_shape", "rule_indices"]
 
 
 def _n(n, what) -> int:
@@ -234,3 +236,94 @@ def conv2d(in_shape: Sequence[int], kernel, stride: Union[int, Sequence[int]] = 
     order = np.lexsort((i, j))
     i, j, w = i[order].astype(int), j[order].astype(int), w[order]
     return i, j, (w * unit if unit is not None else w), (Ho, Wo, C_out)
+
+
+def rule_indices(n_pre: int, n_post: int, *, weights=None, i=None, j=None,
+                 rule: Optional[str] = None, p: Optional[float] = None,
+                 in_degree: Optional[int] = None, rule_params=None, seed=None):
+    """The pairs of one connection, described as :meth:`brainkit.Network.connect` takes it,
+    in this order of precedence: a weight matrix ``weights`` (n_pre, n_post) (its non-zero
+    entries); index arrays ``i``, ``j``; ``rule='one_to_one'``; ``in_degree=k``
+    (:func:`fixed_in_degree`); ``rule='distance'`` (:func:`distance_gaussian`, ``rule_params``
+    ``p0``, ``sigma``, ``pos_pre``, ``pos_post`` (positions (n, 2) or a grid shape), optional
+    ``periodic``, ``autapses``); ``rule='conv2d'`` (:func:`conv2d`, ``rule_params``
+    ``in_shape``, ``kernel``, optional ``stride``, ``padding``); a probability ``p``
+    (:func:`fixed_probability`); otherwise ``rule='all_to_all'``.  Random rules draw with
+    ``seed``.
+
+    Returns ``(i, j, weights)``: ``weights`` as given, or the kernel's for ``conv2d``.
+    Raises ValueError naming what is wrong.
+    """
+    if weights is not None and np.ndim(weights) == 2:
+        if np.shape(weights) != (n_pre, n_post):
+            raise ValueError(f"weight matrix has shape {np.shape(weights)}, expected "
+                             f"({n_pre}, {n_post})")
+        ii, jj = np.nonzero(np.asarray(weights))
+    elif i is not None or j is not None:
+        ii, jj = np.asarray(i, dtype=int), np.asarray(j, dtype=int)
+        if ii.shape != jj.shape:
+            raise ValueError("i and j differ in length")
+    elif rule == "one_to_one":
+        if n_pre != n_post:
+            raise ValueError(f"one_to_one needs equal sizes, got {n_pre} and {n_post}")
+        ii, jj = one_to_one(n_pre)
+    elif in_degree is not None:
+        if p is not None or rule is not None:
+            raise ValueError("give one rule: in_degree, p or rule")
+        ii, jj = fixed_in_degree(n_pre, n_post, in_degree, seed=seed)
+    elif rule == "distance":
+        ii, jj = _distance_rule(n_pre, n_post, dict(rule_params or {}), seed)
+    elif rule == "conv2d":
+        ii, jj, weights = _conv2d_rule(n_pre, n_post, dict(rule_params or {}), weights)
+    elif p is not None:
+        ii, jj = fixed_probability(n_pre, n_post, p, seed=seed)
+    elif rule in (None, "all_to_all"):
+        ii, jj = all_to_all(n_pre, n_post)
+    else:
+        raise ValueError(f"unknown rule '{rule}' (all_to_all, one_to_one, or give p, i/j or a "
+                         "weight matrix)")
+    if len(ii) and (ii.min() < 0 or ii.max() >= n_pre or jj.min() < 0 or jj.max() >= n_post):
+        raise ValueError("indices outside the populations")
+    return ii, jj, weights
+
+
+def _distance_rule(n_pre, n_post, rp, seed):
+    missing = {"p0", "sigma", "pos_pre", "pos_post"} - set(rp)
+    if missing:
+        raise ValueError(f"rule 'distance' needs rule_params {sorted(missing)}")
+    pos = []
+    for key, n in (("pos_pre", n_pre), ("pos_post", n_post)):
+        p = rp.pop(key)
+        p = grid_positions(p) if np.ndim(p) == 1 else np.asarray(p, float)
+        if len(p) != n:
+            raise ValueError(f"{key} has {len(p)} positions for {n} neurons")
+        pos.append(p)
+    autapses = rp.pop("autapses", True)
+    ii, jj = distance_gaussian(pos[0], pos[1], rp.pop("p0"), rp.pop("sigma"), seed=seed,
+                               periodic=rp.pop("periodic", None), allow_autapses=autapses)
+    _no_more(rp, "distance")
+    return ii, jj
+
+
+def _conv2d_rule(n_pre, n_post, rp, weights):
+    missing = {"in_shape", "kernel"} - set(rp)
+    if missing:
+        raise ValueError(f"rule 'conv2d' needs rule_params {sorted(missing)}")
+    if weights is not None:
+        raise ValueError("rule 'conv2d' takes its weights from the kernel; give no weights")
+    in_shape = tuple(rp.pop("in_shape"))
+    if int(np.prod(in_shape)) != n_pre:
+        raise ValueError(f"in_shape {in_shape} has {int(np.prod(in_shape))} neurons, the pre "
+                         f"population {n_pre}")
+    ii, jj, weights, out = conv2d(in_shape, rp.pop("kernel"), rp.pop("stride", 1),
+                                  rp.pop("padding", 0))
+    if int(np.prod(out)) != n_post:
+        raise ValueError(f"the output shape {out} has {int(np.prod(out))} neurons, the post "
+                         f"population {n_post}")
+    _no_more(rp, "conv2d")
+    return ii, jj, weights
+
+
+def _no_more(rp, rule):
+    if rp:
+        raise ValueError(f"unknown rule_params {sorted(rp)} for rule '{rule}'")

@@ -47,14 +47,12 @@ on cpp_standalone (+ ~50 s compile once) against 9.1-9.6 s per run on runtime (C
 from __future__ import annotations
 
 import itertools
-import os
-import shutil
-import tempfile
 import time
-import weakref
 from typing import Any, Dict, Optional
 
 import numpy as np
+
+from .engine import StandaloneEngine, runtime_device
 
 _counter = itertools.count()
 
@@ -396,19 +394,15 @@ class ForceNetwork:
         run = self._run_standalone if self.backend == "cpp_standalone" else self._run_runtime
         objs = run(target, train_start, train_stop)
         mon, sp = objs["zmon"], objs["spikes"]
-        return {"t": np.asarray(mon.t / second), "z": np.asarray(mon.z[0]),
-                "y": np.asarray(mon.y[0]), "spike_i": np.asarray(sp.i[:]),
-                "spike_t": np.asarray(sp.t / second), "phi": np.asarray(objs["res"].phi_[:])}
+        return {"t": np.array(mon.t / second, copy=True), "z": np.array(mon.z[0], copy=True),
+                "y": np.array(mon.y[0], copy=True), "spike_i": np.array(sp.i[:], copy=True),
+                "spike_t": np.array(sp.t / second, copy=True),
+                "phi": np.array(objs["res"].phi_[:], copy=True)}
 
     def _run_runtime(self, target, t_on, t_off):
         import brian2
-        from brian2.devices.device import get_device, reset_device, set_device
 
-        previous = get_device()
-        set_device("runtime")
-        old = brian2.prefs.codegen.target
-        brian2.prefs.codegen.target = self.codegen_target
-        try:
+        with runtime_device(self.codegen_target):
             t0 = time.perf_counter()
             objs = self._build(target)
             for (g, var), val in self._values(objs, t_on, t_off).items():
@@ -417,42 +411,30 @@ class ForceNetwork:
             net.run(self.duration, namespace={})
             self.timings = {"run": time.perf_counter() - t0}
             return objs
-        finally:
-            brian2.prefs.codegen.target = old
-            reset_device(previous)
 
     def _run_standalone(self, target, t_on, t_off):
         import brian2
-        from brian2.devices.device import get_device, reset_device, set_device
-
-        from .backends import new_device
-        from .network import _compile_prefs
 
         if self._built is None:
-            device = new_device("cpp_standalone")
-            directory = tempfile.mkdtemp(prefix="brainkit-force-",
-                                         dir=os.environ.get("BRAINKIT_BUILD_ROOT"))
-            previous = get_device()
-            set_device(device, directory=directory, build_on_run=False)
-            try:
-                _compile_prefs()
+            engine = StandaloneEngine("cpp_standalone", prefix="brainkit-force-")
+            with engine.compiling():
                 objs = self._build(target)
                 for (g, var), val in self._values(objs, t_on, t_off).items():
                     setattr(g, var, val)
                 brian2.Network(objs["all"]).run(self.duration, namespace={})
-                t0 = time.perf_counter()
-                device.build(directory=directory, compile=True, run=False)
-                self.timings = {"compile": time.perf_counter() - t0}
-            finally:
-                reset_device(previous)
-            self._built = (device, objs)
-            # the temporary folder goes when this object goes
-            self._finalizer = weakref.finalize(self, shutil.rmtree, directory, True)
-        device, objs = self._built
+            self.timings = {"compile": engine.compile_s}
+            self._built = (engine, objs)
+        engine, objs = self._built
         run_args = {getattr(g, var): val for (g, var), val in
                     self._values(objs, t_on, t_off).items()}
         run_args[objs["ta"]] = np.asarray(target, float)
-        t0 = time.perf_counter()
-        device.run(run_args=run_args, with_output=False)
-        self.timings["run"] = time.perf_counter() - t0
+        engine.run(run_args)
+        self.timings["run"] = engine.run_s
         return objs
+
+    def close(self) -> None:
+        """Delete the generated C++ project now (it is also deleted when this object is
+        garbage-collected).  A later :meth:`run` compiles again."""
+        if self._built is not None:
+            self._built[0].close()
+        self._built = None

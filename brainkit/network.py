@@ -26,18 +26,18 @@ spikes) is fixed once built; changing it needs a new :class:`Network`.
 from __future__ import annotations
 
 import itertools
-import os
 import re
-import shutil
-import tempfile
 import time
-import weakref
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence, Union
 
 import numpy as np
 
-from .backends import STANDALONE, check_backend, new_device
+from . import connectivity
+from .backends import STANDALONE, check_backend
+from .engine import StandaloneEngine, runtime_device
+from .equations import (integration_methods, post_equations, pre_equations,
+                        scale_weight_parameters, suffix_names, unit_string, weight_unit)
 from .library import Model, ModelError, load_model
 from .results import Results
 
@@ -50,32 +50,35 @@ class NetworkError(ValueError):
 
 @dataclass
 class Population:
+    """``n`` neurons of one library model, as :meth:`Network.population` describes them."""
+
     name: str
     model: Model
     n: int
     init: Dict[str, Any] = field(default_factory=dict)
-    currents: List[str] = field(default_factory=list)  # post-side current variables
-    extra_equations: List[str] = field(default_factory=list)
     stimulus: Any = None  # (values, dt) of a TimedArray current
     method: Optional[str] = None  # integration method overriding the model's
-    group: Any = None
     external_current: bool = True  # a per-neuron I_ext term (run(I_ext=...))
 
 
 @dataclass
 class Source:
+    """Input neurons: given spikes, Poisson or renewal trains."""
+
     name: str
-    kind: str  # 'spikes' | 'poisson'
+    kind: str  # 'spikes' | 'poisson' | 'renewal'
     n: int
     indices: Any = None
     times: Any = None
     rates: Any = None
-    group: Any = None
     options: Dict[str, Any] = field(default_factory=dict)  # 'renewal': order, refractory, ...
 
 
 @dataclass
 class Connection:
+    """Synapses ``pre -> post`` (pairs ``i``, ``j``) of one synapse model, its variables
+    suffixed with ``suffix`` in the groups they are added to."""
+
     name: str
     pre: str
     post: str
@@ -86,24 +89,25 @@ class Connection:
     weights: Any
     delay: Any = None
     suffix: str = ""
-    synapses: Any = None
     shared_weight: bool = False  # one weight for all synapses (a shared Brian2 variable)
 
 
-def _weight_unit(model: Model, post: Model):
-    """Unit of the weight ``w``: as declared, or for a continuous synapse (``{WEIGHT_UNIT}``)
-    the unit that turns its presynaptic trace (1/second) into the target's input unit."""
-    from brian2 import get_unit, second
+@dataclass
+class _Setting:
+    """One value a run sets before it starts: ``group.var = value``."""
 
-    if "{WEIGHT_UNIT}" in model.equations:
-        from .library import evaluate_expression
+    group: Any
+    var: str
+    value: Any  # a Quantity, or a string: an expression Brian2 evaluates
+    kind: str  # 'weight' | 'initial' | 'I_ext' | 'rates'
+    shared: bool = False  # a shared variable (one value for the group)
+    population: Optional[str] = None  # 'initial': the population's name
+    given: bool = False  # 'initial': given to this run (not the description's)
 
-        return get_unit((evaluate_expression(post.input["unit"], {}) * second).dim) \
-            if post.input["unit"] != "1" else second
-    eqs = model.brian2_equations()
-    if "w" not in eqs:
-        raise ModelError(f"synapse model '{model.name}' declares no weight 'w'", model.path)
-    return get_unit(eqs["w"].dim)
+    def numbers(self) -> np.ndarray:
+        """The value as SI floats, one per element of the group."""
+        size = 1 if self.shared else len(self.group)
+        return np.broadcast_to(np.asarray(self.value, dtype=float), (size,)).copy()
 
 
 class Network:
@@ -139,7 +143,7 @@ class Network:
         self.sources: Dict[str, Source] = {}
         self.connections: Dict[str, Connection] = {}
         self.recordings: List[tuple] = []
-        self._built = None  # standalone: (device, objects, duration)
+        self._built = None  # standalone: (engine, objects, duration)
         self._baked: Optional[Dict[Any, np.ndarray]] = None  # values compiled into the binary
         self.last_run_args: List[str] = []  # what the last standalone run passed
         self.timings: Dict[str, float] = {}
@@ -149,7 +153,8 @@ class Network:
                    params: Optional[Dict[str, Any]] = None, init: Optional[Dict[str, Any]] = None,
                    method: Optional[str] = None, external_current: bool = True) -> Population:
         """Add ``n`` neurons of library ``model`` (name or :class:`Model`); ``method``
-        overrides the integration method chosen from the model (see ``_group_methods``).
+        overrides the integration method chosen from the model (see
+        :func:`brainkit.equations.integration_methods`).
         ``external_current=False`` leaves out the per-neuron constant current ``I_ext`` (set
         by ``run(I_ext=...)``), which every neuron otherwise reads at every step."""
         self._check_new(name)
@@ -303,47 +308,14 @@ class Network:
                     f"connection '{name}': plasticity rule '{plast.name}' keeps state in the "
                     "target group (post_equations), which Network.connect cannot build; "
                     "compose it with Brian2 objects as its description says")
-            plast = _scale_weight_parameters(plast, syn, plasticity_params or {},
-                                             self.populations[post].model)
-        matrix = weights is not None and np.ndim(weights) == 2
-        if matrix:
-            if np.shape(weights) != (npre, npost):
-                raise NetworkError(f"connection '{name}': weight matrix has shape "
-                                   f"{np.shape(weights)}, expected ({npre}, {npost})")
-            ii, jj = np.nonzero(np.asarray(weights))
-        elif i is not None or j is not None:
-            ii, jj = np.asarray(i, dtype=int), np.asarray(j, dtype=int)
-            if ii.shape != jj.shape:
-                raise NetworkError(f"connection '{name}': i and j differ in length")
-        elif rule == "one_to_one":
-            if npre != npost:
-                raise NetworkError(f"connection '{name}': one_to_one needs equal sizes, "
-                                   f"got {npre} and {npost}")
-            ii = jj = np.arange(npre)
-        elif in_degree is not None:
-            from . import connectivity
-
-            if p is not None or rule is not None:
-                raise NetworkError(f"connection '{name}': give one rule: in_degree, p or rule")
-
-            try:
-                ii, jj = connectivity.fixed_in_degree(npre, npost, in_degree, seed=seed)
-            except ValueError as exc:
-                raise NetworkError(f"connection '{name}': {exc}") from None
-        elif rule in ("distance", "conv2d"):
-            ii, jj, weights = _rule_connectivity(name, rule, rule_params, npre, npost, seed,
-                                                 weights)
-        elif p is not None:
-            rng = np.random.default_rng(seed)
-            ii, jj = np.nonzero(rng.random((npre, npost)) < p)
-        elif rule in (None, "all_to_all"):
-            ii, jj = (a.ravel() for a in np.meshgrid(np.arange(npre), np.arange(npost),
-                                                     indexing="ij"))
-        else:
-            raise NetworkError(f"connection '{name}': unknown rule '{rule}' "
-                               "(all_to_all, one_to_one, or give p, i/j or a weight matrix)")
-        if len(ii) and (ii.min() < 0 or ii.max() >= npre or jj.min() < 0 or jj.max() >= npost):
-            raise NetworkError(f"connection '{name}': indices outside the populations")
+            plast = scale_weight_parameters(plast, syn, plasticity_params or {},
+                                            self.populations[post].model)
+        try:
+            ii, jj, weights = connectivity.rule_indices(
+                npre, npost, weights=weights, i=i, j=j, rule=rule, p=p, in_degree=in_degree,
+                rule_params=rule_params, seed=seed)
+        except ValueError as exc:
+            raise NetworkError(f"connection '{name}': {exc}") from None
         delay = _check_delay(name, delay, len(ii))
         if shared_weight and (plast is not None or weights is None or np.ndim(weights) != 0):
             raise NetworkError(f"connection '{name}': shared_weight=True needs one scalar "
@@ -402,78 +374,71 @@ class Network:
     def _run_runtime(self, duration, weights, inputs, init, rates, I_ext, report) -> Results:
         import brian2
 
-        from brian2.devices.device import get_device, reset_device, set_device
-
-        previous = get_device()
-        set_device("runtime")
-        old_target = brian2.prefs.codegen.target
-        brian2.prefs.codegen.target = self.codegen_target
-        try:
+        with runtime_device(self.codegen_target):
             if self.seed is not None:
                 brian2.seed(self.seed)
             objects = self._build_objects()
-            self._assign(objects, weights, inputs, init, rates, I_ext, runtime=True)
+            _apply(self._settings(objects, weights, init, rates, I_ext))
+            if inputs:
+                self._stimuli(objects, inputs)
+                raise NetworkError("runtime networks take new stimuli through "
+                                   "current_input() before run()")
             net = brian2.Network(objects["all"])
             t0 = time.perf_counter()
             net.run(duration, report=report)
             self.timings = {"run": time.perf_counter() - t0}
             return Results.collect(self, objects)
-        finally:
-            brian2.prefs.codegen.target = old_target
-            reset_device(previous)
 
     def _run_standalone(self, duration, weights, inputs, init, rates, I_ext, report) -> Results:
-        import brian2
-        from brian2.devices.device import get_device, reset_device, set_device
-
         if self._built is not None and not np.isclose(float(self._built[2]), float(duration)):
             raise NetworkError(
                 f"this network was compiled for a duration of {self._built[2]}; a standalone "
                 f"binary cannot run for {duration}: build a new Network for another duration")
         if self._built is None:
-            device = new_device(self.backend)
-            directory = self.build_dir or tempfile.mkdtemp(
-                prefix=f"brainkit-{self.name}-", dir=os.environ.get("BRAINKIT_BUILD_ROOT"))
-            previous = get_device()
-            set_device(device, directory=directory, build_on_run=False)
-            try:
-                _compile_prefs()
-                if self.seed is not None:
-                    brian2.seed(self.seed)
-                objects = self._build_objects()
-                # default values go into the binary; every run overrides what it is given
-                self._assign(objects, {}, {}, {}, {}, {}, runtime=True)
-                self._baked = {}
-                self._assign(objects, {}, {}, {}, {}, {}, runtime=False, baked=self._baked)
-                net = brian2.Network(objects["all"])
-                net.run(duration, report=report)
-                t0 = time.perf_counter()
-                device.build(directory=directory, compile=True, run=False)
-                compile_s = time.perf_counter() - t0
-            finally:
-                reset_device(previous)
-            self._built = (device, objects, duration)
-            self.timings = {"compile": compile_s}
-            if self.build_dir is None:  # our temporary folder goes when this network goes
-                self._finalizer = weakref.finalize(self, shutil.rmtree, directory, True)
-        device, objects, _ = self._built
-        run_args = self._assign(objects, weights, inputs, init, rates, I_ext, runtime=False)
+            self._compile(duration, report)
+        engine, objects, _ = self._built
+        run_args = self._run_args(objects, weights, inputs, init, rates, I_ext)
         self.last_run_args = sorted(f"{k.group_name}.{k.name}" if hasattr(k, "group_name")
                                     else k.name for k in run_args)
-        t0 = time.perf_counter()
-        device.run(run_args=run_args, with_output=False)
-        self.timings["run"] = time.perf_counter() - t0
+        engine.run(run_args)
+        self.timings["run"] = engine.run_s
         return Results.collect(self, objects)
+
+    def _compile(self, duration, report) -> None:
+        """Generate and compile the network with its described values (those go into the
+        binary; every run passes what differs from them)."""
+        import brian2
+
+        engine = StandaloneEngine(self.backend, self.build_dir, prefix=f"brainkit-{self.name}-")
+        with engine.compiling():
+            if self.seed is not None:
+                brian2.seed(self.seed)
+            objects = self._build_objects()
+            settings = self._settings(objects, {}, {}, {}, {})
+            _apply(settings)
+            self._baked = {(s.group.name, s.var): s.numbers() for s in settings
+                           if not isinstance(s.value, str)}
+            brian2.Network(objects["all"]).run(duration, report=report)
+        self._built = (engine, objects, duration)
+        self.timings = {"compile": engine.compile_s}
+
+    @property
+    def engine(self) -> Optional[StandaloneEngine]:
+        """The :class:`~brainkit.engine.StandaloneEngine` of a compiled standalone network
+        (None before the first run and after :meth:`close`)."""
+        return self._built[0] if self._built is not None else None
 
     def close(self) -> None:
         """Delete the generated C++ project now (if this network created it; it is also
         deleted when the network is garbage-collected).  A later :meth:`run` compiles again."""
-        if self._built is not None and self.build_dir is None:
-            self._finalizer()
+        if self._built is not None:
+            self._built[0].close()
         self._built = None
 
     # ------------------------------------------------------------------ building
     def _build_objects(self) -> Dict[str, Any]:
+        """The Brian2 objects of the network (for the current device): ``groups`` and
+        ``synapses`` by name, stimulus ``timed`` arrays, ``monitors`` and ``all``."""
         import brian2
 
         objs: Dict[str, Any] = {"groups": {}, "synapses": {}, "timed": {}, "monitors": [],
@@ -489,69 +454,11 @@ class Network:
                 g = brian2.NeuronGroup(src.n, "rates : Hz", threshold="rand() < rates*dt",
                                        dt=self.dt, name=f"{src.name}_{uid}*")
             objs["groups"][src.name] = g
-        # post-side synapse equations go into their target group; continuous (summed) synapses
-        # define their current in the Synapses object; pre-side equations into the source.
-        post_eqs: Dict[str, List] = {n: [] for n in self.populations}
-        pre_eqs: Dict[str, List] = {n: [] for n in self.populations}
-        currents: Dict[str, List[str]] = {n: [] for n in self.populations}
         for c in self.connections.values():
-            syn = c.synapse
-            if syn.post_equations:
-                post_eqs[c.post].append(_rename(syn, syn.post_equations, c.suffix, syn.parameters))
-                currents[c.post].append(syn.current + c.suffix)
-            else:
-                currents[c.post].append(f"I{c.suffix}")
-            if syn.pre_equations:
-                pre = self._population(c.pre)
-                pre_eqs[c.pre].append(_pre_equations(syn, pre.model, c.suffix))
+            if c.synapse.pre_equations:  # they go into the source: it must be a population
+                self._population(c.pre)
         for pop in self.populations.values():
-            m = pop.model
-            eqs = m.brian2_equations()
-            inp = m.input or {}
-            if inp:
-                unit = inp["unit"]
-                terms = (["I_ext"] if pop.external_current else []) + currents[pop.name]
-                if pop.stimulus is not None:
-                    ta = brian2.TimedArray(_as_2d(pop.stimulus[0], pop.n), dt=pop.stimulus[1],
-                                           name=f"stim_{pop.name}_{uid}")
-                    objs["timed"][pop.name] = ta
-                    terms.append(f"{ta.name}(t, i)")
-                total = " + ".join(terms) if terms else f"0*{unit}"
-                eqs += brian2.Equations(f"{inp['name']} = {total} : {unit}"
-                                        + (f"\nI_ext : {unit}" if pop.external_current else ""))
-            elif currents[pop.name]:
-                raise ModelError(f"neuron model '{m.name}' declares no input variable, so "
-                                 f"population '{pop.name}' cannot receive connections", m.path)
-            for extra in post_eqs[pop.name] + pre_eqs[pop.name]:
-                eqs += extra
-            for c in self.connections.values():
-                if c.post == pop.name and not c.synapse.post_equations:
-                    eqs += brian2.Equations(f"I{c.suffix} : {unit}")
-            namespace = m.namespace()
-            if pop.name in objs["timed"]:
-                namespace[objs["timed"][pop.name].name] = objs["timed"][pop.name]
-            kwargs = {}
-            if m.threshold:
-                kwargs["threshold"] = m.threshold
-            if m.reset:
-                kwargs["reset"] = m.reset
-            if m.refractory is not None:
-                kwargs["refractory"] = m.refractory
-            if m.events:
-                kwargs["events"] = dict(m.events)
-            for c in self.connections.values():
-                if c.pre == pop.name and c.synapse.events:
-                    kwargs.setdefault("events", {}).update(
-                        {k + c.suffix: _rename(c.synapse, v, c.suffix, {}, text=True)
-                         for k, v in c.synapse.events.items()})
-            try:
-                g = brian2.NeuronGroup(pop.n, eqs, method=_group_methods(self, pop, len(eqs.diff_eq_names)),
-                                       namespace=namespace, dt=self.dt,
-                                       name=f"{pop.name}_{uid}*", **kwargs)
-            except Exception as exc:  # noqa: BLE001 - re-raise with the model's name
-                raise ModelError(f"population '{pop.name}' (model '{m.name}'): {exc}",
-                                 m.path) from exc
-            objs["groups"][pop.name] = g
+            objs["groups"][pop.name] = self._neuron_group(pop, objs["timed"], uid)
         for c in self.connections.values():
             objs["synapses"][c.name] = self._build_synapses(c, objs["groups"], uid)
         for target, what, indices, rec_dt in self.recordings:
@@ -567,6 +474,73 @@ class Network:
                        + [m for _, _, m in objs["monitors"]])
         return objs
 
+    def _neuron_group(self, pop: Population, timed: Dict[str, Any], uid):
+        """The NeuronGroup of ``pop``: the model's equations, its input composed as
+        ``I = I_ext + stimulus(t, i) + synaptic currents``, and the equations its connections
+        add: post-side ones (an exponential current's ``g``) and pre-side ones (a gated
+        synapse's trace); a continuous synapse sums its current in its Synapses object into
+        ``I_c<k>``.  A stimulus TimedArray is added to ``timed``."""
+        import brian2
+
+        m = pop.model
+        incoming = [c for c in self.connections.values() if c.post == pop.name]
+        outgoing = [c for c in self.connections.values() if c.pre == pop.name]
+        currents = [c.synapse.current + c.suffix if c.synapse.post_equations else f"I{c.suffix}"
+                    for c in incoming]
+        eqs = m.brian2_equations()
+        inp = m.input or {}
+        if inp:
+            unit = inp["unit"]
+            terms = (["I_ext"] if pop.external_current else []) + currents
+            if pop.stimulus is not None:
+                ta = brian2.TimedArray(_as_2d(pop.stimulus[0], pop.n), dt=pop.stimulus[1],
+                                       name=f"stim_{pop.name}_{uid}")
+                timed[pop.name] = ta
+                terms.append(f"{ta.name}(t, i)")
+            total = " + ".join(terms) if terms else f"0*{unit}"
+            eqs += brian2.Equations(f"{inp['name']} = {total} : {unit}"
+                                    + (f"\nI_ext : {unit}" if pop.external_current else ""))
+        elif currents:
+            raise ModelError(f"neuron model '{m.name}' declares no input variable, so "
+                             f"population '{pop.name}' cannot receive connections", m.path)
+        for c in incoming:
+            if c.synapse.post_equations:
+                eqs += post_equations(c.synapse, c.suffix)
+        for c in outgoing:
+            if c.synapse.pre_equations:
+                eqs += pre_equations(c.synapse, m, c.suffix)
+        for c in incoming:
+            if not c.synapse.post_equations:
+                eqs += brian2.Equations(f"I{c.suffix} : {unit}")
+        namespace = m.namespace()
+        if pop.name in timed:
+            namespace[timed[pop.name].name] = timed[pop.name]
+        kwargs = {}
+        if m.threshold:
+            kwargs["threshold"] = m.threshold
+        if m.reset:
+            kwargs["reset"] = m.reset
+        if m.refractory is not None:
+            kwargs["refractory"] = m.refractory
+        if m.events:
+            kwargs["events"] = dict(m.events)
+        for c in outgoing:
+            if c.synapse.events:
+                kwargs.setdefault("events", {}).update(
+                    {k + c.suffix: suffix_names(c.synapse, v, c.suffix)
+                     for k, v in c.synapse.events.items()})
+        method = pop.method if pop.method is not None else integration_methods(
+            m, len(eqs.diff_eq_names), [
+                c.synapse for c in self.connections.values()
+                if (c.post == pop.name and c.synapse.post_equations)
+                or (c.pre == pop.name and c.synapse.pre_equations)])
+        try:
+            return brian2.NeuronGroup(pop.n, eqs, method=method, namespace=namespace,
+                                      dt=self.dt, name=f"{pop.name}_{uid}*", **kwargs)
+        except Exception as exc:  # noqa: BLE001 - re-raise with the model's name
+            raise ModelError(f"population '{pop.name}' (model '{m.name}'): {exc}",
+                             m.path) from exc
+
     def _build_synapses(self, c: Connection, groups, uid):
         import brian2
 
@@ -574,7 +548,7 @@ class Network:
         namespace = dict(syn.parameters)
         model = syn.equations.replace(
             "{WEIGHT_UNIT}",
-            _unit_string(_weight_unit(syn, self.populations[c.post].model)))
+            unit_string(weight_unit(syn, self.populations[c.post].model)))
         if c.shared_weight:  # 'w : unit' -> 'w : unit (shared, constant)'
             model, n = re.subn(r"(?m)^(\s*w\s*:\s*[^(#\n]*?)\s*$",
                                r"\1 (shared, constant)", model)
@@ -582,11 +556,11 @@ class Network:
                 raise ModelError(f"connection '{c.name}': shared_weight=True needs synapse "
                                  f"'{syn.name}' to declare its weight as a plain 'w : unit' "
                                  "line", syn.path, syn.line_of("equations"))
-        on_pre = _rename(syn, syn.on_pre or "", c.suffix, {}, text=True, post=True)
+        on_pre = suffix_names(syn, syn.on_pre or "", c.suffix, pre_post=True)
         on_post = ""
         if not syn.post_equations:  # continuous synapse: summed current into the target
             post_unit = self.populations[c.post].model.input["unit"]
-            cur = _rename(syn, syn.current, c.suffix, {}, text=True, post=True)
+            cur = suffix_names(syn, syn.current, c.suffix, pre_post=True)
             model = model + f"\nI{c.suffix}_post = {cur} : {post_unit} (summed)"
         if plast is not None:
             model = model + "\n" + plast.equations
@@ -612,86 +586,85 @@ class Network:
             S.delay = c.delay
         return S
 
-    def _assign(self, objs, weights, inputs, init, rates, I_ext, runtime: bool,
-                baked: Optional[Dict[Any, np.ndarray]] = None):
-        """Put values into the objects (runtime) or into a run_args dict (standalone).
-
-        A standalone run passes only the values that differ from those compiled into the
-        binary (``self._baked``, recorded at build time into ``baked``): every run argument is
-        a file the binary reads, and for millions of synapses that I/O would cost more than
-        the simulation.
-        """
-        run_args: Dict[Any, Any] = {}
-        in_binary = self._baked if baked is None else None
-
-        def unchanged(key, arr):
-            if baked is not None:
-                baked[key] = arr
-                return False
-            return in_binary is not None and key in in_binary and np.array_equal(
-                in_binary[key], arr)
-
-        def put(group, var, value, shared=False):
-            if runtime:
-                group.__setattr__(var, value)
-                return
-            size = 1 if shared else len(group)
-            arr = np.broadcast_to(np.asarray(value, dtype=float), (size,)).copy()
-            if not unchanged((group.name, var), arr):
-                run_args[getattr(group, var)] = arr * _unit_of(group, var)
-
+    # ------------------------------------------------------------------ run values
+    def _settings(self, objs, weights, init, rates, I_ext,
+                  all_weights: bool = True) -> List[_Setting]:
+        """The values a run sets, in the order the runtime backend applies them: weights (all,
+        or with ``all_weights=False`` only those given to this run), every population's
+        initial values (the model's, then the population's, then the run's ``init``) and
+        ``I_ext``, and the Poisson rates."""
+        out = []
         for cname, c in self.connections.items():
-            if not runtime and baked is None and cname not in weights:
-                continue  # the compiled-in weights: no need to copy and compare them
-            w = weights.get(cname, c.weights)
-            if w is None:
+            if not all_weights and cname not in weights:
                 continue
-            put(objs["synapses"][cname], "w", self._per_synapse(c, w), shared=c.shared_weight)
+            w = weights.get(cname, c.weights)
+            if w is not None:
+                out.append(_Setting(objs["synapses"][cname], "w", self._per_synapse(c, w),
+                                    "weight", shared=c.shared_weight))
         for pname, pop in self.populations.items():
             g = objs["groups"][pname]
-            m = pop.model
-            values = dict(m.initial)
-            values.update(pop.init)
-            values.update(init.get(pname, {}))
-            n_args = len(run_args)
-            for var, val in values.items():
-                if isinstance(val, str):
-                    if not runtime:  # evaluated in the binary's initialisation, as built
-                        if var in init.get(pname, {}):
-                            raise NetworkError(
-                                f"initial value of {pname}.{var}: give numbers (with units), not "
-                                "an expression, to a compiled standalone network")
-                        continue
-                    g.__setattr__(var, val)
-                else:
-                    put(g, var, val)
-            if not runtime and baked is None and len(run_args) > n_args:
-                # numbers passed for this run are set just before the network runs, after the
-                # binary evaluated the expressions (e.g. hh_traub_miles' gates m = alpha_m/
-                # (alpha_m + beta_m) of v): re-evaluate those that depend on them here
-                built = dict(m.initial)
-                built.update(pop.init)
-                for var, arr in _reevaluated_initial(g, m, built, values).items():
-                    run_args[getattr(g, var)] = arr * _unit_of(g, var)
+            given = init.get(pname, {})
+            for var, val in {**pop.model.initial, **pop.init, **given}.items():
+                out.append(_Setting(g, var, val, "initial", population=pname,
+                                    given=var in given))
             if pname in I_ext:
-                put(g, "I_ext", I_ext[pname])
-            if pname in inputs:
-                ta = objs["timed"].get(pname)
-                if ta is None:
-                    raise NetworkError(f"population '{pname}' has no current_input() stimulus")
-                values = _as_2d(inputs[pname], pop.n)
-                if values.shape != ta.values.shape:
-                    raise NetworkError(f"input for '{pname}' has shape {values.shape}; the "
-                                       f"network was built with {ta.values.shape}")
-                if runtime:
-                    raise NetworkError("runtime networks take new stimuli through "
-                                       "current_input() before run()")
-                if not np.array_equal(values, ta.values):  # ta.values: compiled in
-                    run_args[ta] = values
+                out.append(_Setting(g, "I_ext", I_ext[pname], "I_ext"))
         for sname, src in self.sources.items():
             if src.kind == "poisson":
-                put(objs["groups"][sname], "rates", rates.get(sname, src.rates))
+                out.append(_Setting(objs["groups"][sname], "rates",
+                                    rates.get(sname, src.rates), "rates"))
+        return out
+
+    def _run_args(self, objs, weights, inputs, init, rates, I_ext) -> Dict[Any, Any]:
+        """``run_args`` of a standalone run: only the values that differ from those compiled
+        into the binary (``self._baked``).  Every run argument is a file the binary reads,
+        and for millions of synapses that I/O would cost more than the simulation; the
+        weights of connections this run gives none for are the compiled-in ones."""
+        run_args: Dict[Any, Any] = {}
+        renewed = {}  # populations given new initial numbers (in order)
+        for s in self._settings(objs, weights, init, rates, I_ext, all_weights=False):
+            if isinstance(s.value, str):  # evaluated in the binary's initialisation, as built
+                if s.given:
+                    raise NetworkError(
+                        f"initial value of {s.population}.{s.var}: give numbers (with units), "
+                        "not an expression, to a compiled standalone network")
+                continue
+            arr = s.numbers()
+            baked = self._baked.get((s.group.name, s.var))
+            if baked is not None and np.array_equal(baked, arr):
+                continue
+            run_args[getattr(s.group, s.var)] = arr * _unit_of(s.group, s.var)
+            if s.kind == "initial":
+                renewed[s.population] = True
+        # numbers passed for this run are set just before the network runs, after the binary
+        # evaluated the expressions (e.g. hh_traub_miles' gates m = alpha_m/(alpha_m + beta_m)
+        # of v): re-evaluate those that depend on them here
+        for pname in renewed:
+            pop, g = self.populations[pname], objs["groups"][pname]
+            built = {**pop.model.initial, **pop.init}
+            values = {**built, **init.get(pname, {})}
+            for var, arr in _reevaluated_initial(g, pop.model, built, values).items():
+                run_args[getattr(g, var)] = arr * _unit_of(g, var)
+        run_args.update(self._stimuli(objs, inputs))
         return run_args
+
+    def _stimuli(self, objs, inputs) -> Dict[Any, Any]:
+        """New ``current_input`` values by TimedArray, those that differ from the compiled-in
+        ones (checked: each population has a stimulus of that shape)."""
+        out = {}
+        for pname, pop in self.populations.items():
+            if pname not in inputs:
+                continue
+            ta = objs["timed"].get(pname)
+            if ta is None:
+                raise NetworkError(f"population '{pname}' has no current_input() stimulus")
+            values = _as_2d(inputs[pname], pop.n)
+            if values.shape != ta.values.shape:
+                raise NetworkError(f"input for '{pname}' has shape {values.shape}; the "
+                                   f"network was built with {ta.values.shape}")
+            if not np.array_equal(values, ta.values):  # ta.values: compiled in
+                out[ta] = values
+        return out
 
     # ------------------------------------------------------------------- helpers
     def _per_synapse(self, c: Connection, w):
@@ -704,7 +677,7 @@ class Network:
             return
         from brian2.units.fundamentalunits import get_dimensions, have_same_dimensions
 
-        unit = _weight_unit(c.synapse, self.populations[c.post].model)
+        unit = weight_unit(c.synapse, self.populations[c.post].model)
         if not have_same_dimensions(w, unit):
             raise NetworkError(f"connection '{c.name}': weights have units "
                                f"{get_dimensions(w)!s}, synapse '{c.synapse.name}' needs "
@@ -762,17 +735,12 @@ def _reevaluated_initial(group, model: Model, built: Dict[str, Any],
     one the runtime backend would set up.  Expressions with random numbers (``rand()``,
     ``randn()``) keep the values the binary draws."""
     import brian2
-    from brian2.devices.device import get_device, reset_device, set_device
 
     exprs = [var for var, val in values.items()
              if isinstance(val, str) and not any(f in val for f in ("rand(", "randn("))]
     if not exprs:
         return {}
-    previous = get_device()
-    set_device("runtime")
-    old_target = brian2.prefs.codegen.target
-    brian2.prefs.codegen.target = "numpy"
-    try:
+    with runtime_device("numpy"):
         evaluated = []
         for vals in (built, values):
             kwargs = {"refractory": model.refractory} if model.refractory is not None else {}
@@ -780,11 +748,8 @@ def _reevaluated_initial(group, model: Model, built: Dict[str, Any],
                                     namespace=dict(group.namespace), **kwargs)
             for var, val in vals.items():
                 rg.__setattr__(var, val)
-            evaluated.append({var: np.asarray(rg.variables[var].get_value(), dtype=float).copy()
-                              for var in exprs})
-    finally:
-        brian2.prefs.codegen.target = old_target
-        reset_device(previous)
+            evaluated.append({var: np.array(rg.variables[var].get_value(), dtype=float,
+                                            copy=True) for var in exprs})
     return {var: evaluated[1][var] for var in exprs
             if not np.array_equal(evaluated[0][var], evaluated[1][var])}
 
@@ -823,51 +788,6 @@ def _renewal_group(src: Source, dt, uid):
     return g
 
 
-def _rule_connectivity(name, rule, rule_params, npre, npost, seed, weights):
-    """(i, j, weights) of the ``'distance'`` and ``'conv2d'`` rules of :meth:`Network.connect`."""
-    from . import connectivity
-
-    rp = dict(rule_params or {})
-    try:
-        if rule == "distance":
-            missing = {"p0", "sigma", "pos_pre", "pos_post"} - set(rp)
-            if missing:
-                raise ValueError(f"rule 'distance' needs rule_params {sorted(missing)}")
-            pos = []
-            for key, n in (("pos_pre", npre), ("pos_post", npost)):
-                p = rp.pop(key)
-                p = connectivity.grid_positions(p) if np.ndim(p) == 1 else np.asarray(p, float)
-                if len(p) != n:
-                    raise ValueError(f"{key} has {len(p)} positions for {n} neurons")
-                pos.append(p)
-            autapses = rp.pop("autapses", True)
-            ii, jj = connectivity.distance_gaussian(pos[0], pos[1], rp.pop("p0"),
-                                                    rp.pop("sigma"), seed=seed,
-                                                    periodic=rp.pop("periodic", None),
-                                                    allow_autapses=autapses)
-        else:
-            missing = {"in_shape", "kernel"} - set(rp)
-            if missing:
-                raise ValueError(f"rule 'conv2d' needs rule_params {sorted(missing)}")
-            if weights is not None:
-                raise ValueError("rule 'conv2d' takes its weights from the kernel; give no "
-                                 "weights")
-            in_shape = tuple(rp.pop("in_shape"))
-            if int(np.prod(in_shape)) != npre:
-                raise ValueError(f"in_shape {in_shape} has {int(np.prod(in_shape))} neurons, "
-                                 f"the pre population {npre}")
-            ii, jj, weights, out = connectivity.conv2d(in_shape, rp.pop("kernel"),
-                                                       rp.pop("stride", 1), rp.pop("padding", 0))
-            if int(np.prod(out)) != npost:
-                raise ValueError(f"the output shape {out} has {int(np.prod(out))} neurons, "
-                                 f"the post population {npost}")
-        if rp:
-            raise ValueError(f"unknown rule_params {sorted(rp)} for rule '{rule}'")
-    except ValueError as exc:
-        raise NetworkError(f"connection '{name}': {exc}") from None
-    return ii, jj, weights
-
-
 def _check_delay(name, delay, n_syn):
     """A delay is a scalar or one per synapse, a non-negative finite time."""
     if delay is None or isinstance(delay, str):  # a string is a Brian2 expression
@@ -887,80 +807,10 @@ def _check_delay(name, delay, n_syn):
     return delay
 
 
-def _scale_weight_parameters(plast: Model, syn: Model, overrides: Dict[str, Any],
-                             post: Optional[Model] = None) -> Model:
-    """A plasticity rule's ``weight_parameters`` (e.g. ``w_max``) are written as plain numbers
-    in its file and take the unit of the synapse's weight ``w`` it is attached to (for a
-    continuous synapse, ``{WEIGHT_UNIT}``, that unit depends on the target neuron ``post``);
-    then the user's overrides are checked against those units."""
-    import copy
-
-    from brian2 import get_unit
-    from brian2.units.fundamentalunits import get_dimensions
-
-    if "{WEIGHT_UNIT}" in syn.equations:
-        if post is None:
-            raise ModelError(f"plasticity rule '{plast.name}' on synapse '{syn.name}': the "
-                             "weight unit depends on the target neuron, which was not given")
-        unit = _weight_unit(syn, post)
-    else:
-        eqs = syn.brian2_equations(check=True)
-        if "w" not in eqs:
-            raise ModelError(f"plasticity rule '{plast.name}' acts on a weight 'w', but synapse "
-                             f"model '{syn.name}' declares none", syn.path)
-        unit = get_unit(eqs["w"].dim)
-    m = copy.deepcopy(plast)
-    for name in m.weight_parameters:
-        if name not in m.parameters:
-            raise ModelError(f"plasticity rule '{m.name}': weight parameter '{name}' is not one "
-                             "of its parameters", m.path, m.line_of("weight_parameters"))
-        if not get_dimensions(m.parameters[name]).is_dimensionless:
-            raise ModelError(f"plasticity rule '{m.name}': weight parameter '{name}' = "
-                             f"{m.parameters[name]!r} must be a plain number in the file (it "
-                             "takes the unit of the synapse's weight w)", m.path,
-                             m.line_of(f"parameters.{name}"))
-        m.parameters[name] = float(m.parameters[name]) * unit
-    return m.with_parameters(**overrides) if overrides else m
-
-
-MAX_EXACT_STATES = 3
-
-
-def _group_methods(network: "Network", pop: Population, n_odes: int):
-    """Integration methods for ``pop``'s group, tried in order: the neuron model's own, then
-    the ``method`` of every synapse model that adds equations to the group (a conductance
-    synapse's ``g (E_rev - v)`` or a gated synapse's ``g(V) dV/dt`` make a linear neuron
-    nonlinear, so ``exact`` no longer applies).  Brian2 uses the first that can integrate the
-    composed equations.  ``Network.population(method=...)`` overrides the choice; a model whose
-    method is ``exact`` falls back to ``exponential_euler`` when the composed group has more
-    than ``MAX_EXACT_STATES`` differential equations."""
-    if pop.method is not None:
-        return pop.method
-    methods = [pop.model.method or "euler"]
-    if methods[0] == "exact" and n_odes > MAX_EXACT_STATES:
-        # sympy's exact solution of an n-dimensional linear system takes minutes beyond a few
-        # states (a LIF with 8 exponential synapses: 157 s to build); exponential Euler is exact
-        # for each state's own linear decay and first order in the couplings.
-        methods = ["exponential_euler"]
-    for c in network.connections.values():
-        adds = ((c.post == pop.name and c.synapse.post_equations)
-                or (c.pre == pop.name and c.synapse.pre_equations))
-        if adds and c.synapse.method and c.synapse.method not in methods:
-            methods.append(c.synapse.method)
-    return methods[0] if len(methods) == 1 else methods
-
-
-def _compile_prefs():
-    """C++ flags: optimised, but without -ffast-math, so that results follow IEEE arithmetic
-    (the adjoint and finite-difference checks compare against these numbers).  ``make`` runs
-    as many compilers as there are cores (Brian2's default ``-j`` starts one per source
-    file at once, dozens, which thrashes a small machine)."""
-    import os
-
-    import brian2
-
-    brian2.prefs.codegen.cpp.extra_compile_args_gcc = ["-w", "-O3", "-march=native"]
-    brian2.prefs.devices.cpp_standalone.extra_make_args_unix = [f"-j{os.cpu_count() or 1}"]
+def _apply(settings: Sequence[_Setting]) -> None:
+    """Set the values on the Brian2 objects, in order (expressions are evaluated by Brian2)."""
+    for s in settings:
+        s.group.__setattr__(s.var, s.value)
 
 
 def _unit_of(group, var):
@@ -985,69 +835,3 @@ def _as_2d(values, n):
     if arr.shape[1] != n:
         raise NetworkError(f"stimulus has {arr.shape[1]} columns, the population {n} neurons")
     return arr
-
-
-def _rename(model: Model, source: str, suffix: str, values: Dict[str, Any],
-            text: bool = False, post: bool = False):
-    """Suffix the synapse model's own variables (so two connections of one model can target
-    the same group) and substitute its parameters by their values."""
-    from brian2 import Equations
-    from brian2.utils.stringtools import word_substitute
-
-    owned = _owned_names(model)
-    mapping = {}
-    for v in owned:
-        mapping[v] = v + suffix
-        if post:
-            mapping[v + "_post"] = v + suffix + "_post"
-            mapping[v + "_pre"] = v + suffix + "_pre"
-    if text:
-        return word_substitute(source, mapping)
-    eqs = Equations(source)
-    subs = {k: v for k, v in values.items() if k in eqs.identifiers}
-    subs.update({k: v for k, v in mapping.items() if k in eqs.names})
-    return eqs.substitute(**subs)
-
-
-def _owned_names(model: Model) -> List[str]:
-    names = []
-    for key in ("post_equations", "pre_equations"):
-        if getattr(model, key):
-            names += list(model.brian2_equations(key, check=True).names)
-    return names
-
-
-def _pre_equations(syn: Model, neuron: Model, suffix: str, keep=()):
-    """The presynaptic part of a continuous synapse (the gated synapse's ``s``), written for
-    ``neuron``: ``dVdt`` becomes the right-hand side of the neuron's voltage equation, ``V`` its
-    voltage and ``zone_distance`` the neuron's distance to its gate centre.  The synapse's
-    parameters are written in as values, except those named in ``keep``."""
-    from brian2 import Equations, get_unit
-    from brian2.utils.stringtools import word_substitute
-
-    volt = neuron.voltage or {}
-    if not {"name", "distance", "width"} <= set(volt):
-        raise ModelError(f"synapse '{syn.name}' needs the presynaptic neuron's voltage, but "
-                         f"neuron model '{neuron.name}' declares no "
-                         "'voltage: {name, distance, width}'",
-                         neuron.path, neuron.line_of("voltage"))
-    eqs = neuron.brian2_equations()
-    vname = volt["name"]
-    if vname not in eqs.diff_eq_names:
-        raise ModelError(f"neuron model '{neuron.name}': voltage '{vname}' has no differential "
-                         "equation", neuron.path)
-    rhs = str(eqs[vname].expr)
-    vunit = get_unit(eqs[vname].dim)
-    vu = _unit_string(vunit)
-    text = syn.pre_equations.replace("{GATE_UNIT}", "1" if vu == "1" else f"1/{vu}")
-    text = word_substitute(text, {"dVdt": f"({rhs})", "zone_distance": f"({volt['distance']})",
-                                  "zone_width": f"({volt['width']})", "V": vname})
-    eqs = Equations(text)
-    subs = {k: v for k, v in syn.parameters.items() if k in eqs.identifiers and k not in keep}
-    subs.update({n: n + suffix for n in eqs.names})
-    return eqs.substitute(**subs)
-
-
-def _unit_string(unit) -> str:
-    s = repr(unit)
-    return "1" if s in ("Unit(1)", "1", "radian") else s

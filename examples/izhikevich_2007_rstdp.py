@@ -63,7 +63,6 @@ Measured (cpp_standalone, seed 1, a machine shared by many jobs: wall times are 
 import argparse
 import json
 import os
-import tempfile
 import time
 
 import numpy as np
@@ -72,6 +71,7 @@ import brian2 as b2
 from brian2 import mV, ms, second
 
 from brainkit import load_model
+from brainkit.engine import StandaloneEngine, runtime_device
 from brainkit.fileio import atomic_write, write_json
 
 N_E, N_I, M = 800, 200, 100
@@ -214,39 +214,31 @@ def run(args):
     cfg["seed"] = args.seed
     rule = load_model("rstdp")
     b2.start_scope()
-    standalone = args.backend == "cpp_standalone"
-    if standalone:
-        directory = tempfile.mkdtemp(prefix="brainkit-izh2007-",
-                                     dir=os.environ.get("BRAINKIT_BUILD_ROOT"))
-        b2.set_device("cpp_standalone", directory=directory, build_on_run=True)
-        b2.prefs.codegen.cpp.extra_compile_args_gcc = ["-w", "-O3", "-march=native"]
-    else:
-        b2.prefs.codegen.target = "numpy"
-    b2.seed(args.seed)
+    engine = StandaloneEngine(prefix="brainkit-izh2007-") \
+        if args.backend == "cpp_standalone" else None
     t0 = time.perf_counter()
-    try:
+    with engine.compiling() if engine is not None else runtime_device("numpy"):
+        b2.seed(args.seed)
         objs, info = build(args.seed, cfg["d_reward"], rule)
         G, S_e, S_i, R, from_i, from_j, give, w_mon, d_mon, r_mon, s_mon = objs
         net = b2.Network(objs)
         print(f"simulating {cfg['duration']:.0f} s (chosen synapse {info['n1']} -> "
               f"{info['n2']}, d_reward = {cfg['d_reward']} uM) ...", flush=True)
         net.run(cfg["duration"] * second, report="text", report_period=60 * second)
-        wall = time.perf_counter() - t0
-        w = np.asarray(S_e.w[:] / mV)
-        res = {"w": w, "t_trace": np.asarray(w_mon.t / second),
-               "w_trace": np.asarray(w_mon.w / mV), "c_trace": np.asarray(w_mon.c),
-               "t_d": np.asarray(d_mon.t / second), "d": np.asarray(d_mon.dopamine[0]),
-               "t_rewards": np.asarray(r_mon.t / second),
-               "n_pairings": int(np.asarray(R.n_pairings[:])[0]),
-               "n_lost": int(np.asarray(R.n_lost[:]).sum()),
-               "n_spikes": np.asarray(G.n_spikes[:]),
-               "spikes_i": np.asarray(s_mon.t[s_mon.i == info["n1"]] / second),
-               "spikes_j": np.asarray(s_mon.t[s_mon.i == info["n2"]] / second)}
-    finally:
-        if standalone:
-            b2.device.reinit()
-            b2.device.activate()
-            b2.set_device("runtime")
+    if engine is not None:  # the block compiled the project; now run the binary
+        engine.run(with_output=True)
+    wall = time.perf_counter() - t0
+    res = {"w": np.array(S_e.w[:] / mV, copy=True),
+           "t_trace": np.array(w_mon.t / second, copy=True),
+           "w_trace": np.array(w_mon.w / mV, copy=True), "c_trace": np.array(w_mon.c, copy=True),
+           "t_d": np.array(d_mon.t / second, copy=True),
+           "d": np.array(d_mon.dopamine[0], copy=True),
+           "t_rewards": np.array(r_mon.t / second, copy=True),
+           "n_pairings": int(np.asarray(R.n_pairings[:])[0]),
+           "n_lost": int(np.asarray(R.n_lost[:]).sum()),
+           "n_spikes": np.array(G.n_spikes[:], copy=True),
+           "spikes_i": np.array(s_mon.t[s_mon.i == info["n1"]] / second, copy=True),
+           "spikes_j": np.array(s_mon.t[s_mon.i == info["n2"]] / second, copy=True)}
     return cfg, info, res, wall
 
 

@@ -49,7 +49,6 @@ Measured (cpp_standalone, on 2 CPU cores shared with other jobs: compile times v
 
 import argparse
 import os
-import tempfile
 import time
 
 import numpy as np
@@ -57,6 +56,8 @@ from brian2 import Hz, ms, pA, second
 
 from brainkit import load_model
 from brainkit.analysis import van_rossum_distance
+from brainkit.engine import StandaloneEngine, runtime_device
+from brainkit.equations import scale_weight_parameters
 from brainkit.fileio import atomic_write, write_json
 
 T_TRIAL = 500 * ms
@@ -82,10 +83,8 @@ def frozen_poisson(n, rate, duration, dt, seed):
 
 def _rule(r0, w_fb):
     """The SuperSpike rule with its weight parameters in amp (the unit of exp_current's w)."""
-    from brainkit.network import _scale_weight_parameters
-
-    return _scale_weight_parameters(load_model("superspike"), load_model("exp_current"),
-                                    {"r0": r0, "w_fb": w_fb}, load_model("lif"))
+    return scale_weight_parameters(load_model("superspike"), load_model("exp_current"),
+                                   {"r0": r0, "w_fb": w_fb}, load_model("lif"))
 
 
 def learning_neurons(n, rule, output, name):
@@ -180,21 +179,13 @@ def per_epoch(times, n_epochs):
 
 def run(n_epochs, n_hidden, backend, seed, build_dir=None):
     import brian2
-    from brian2.devices.device import reset_device, set_device
-
-    from brainkit.network import _compile_prefs
 
     in_i, in_t = frozen_poisson(N_IN, RATE_IN, T_TRIAL, DT, seed)
     timings = {}
+    engine = None
     if backend == "cpp_standalone":
-        directory = build_dir or tempfile.mkdtemp(prefix="brainkit-superspike-",
-                                                  dir=os.environ.get("BRAINKIT_BUILD_ROOT"))
-        set_device("cpp_standalone", directory=directory, build_on_run=False)
-        _compile_prefs()
-    else:
-        set_device("runtime")
-        brian2.prefs.codegen.target = "numpy"
-    try:
+        engine = StandaloneEngine(directory=build_dir, prefix="brainkit-superspike-")
+    with engine.compiling() if engine is not None else runtime_device("numpy"):
         brian2.seed(seed)
         objects, h = build(in_i, in_t, n_hidden, seed)
         net = brian2.Network(objects)
@@ -205,21 +196,15 @@ def run(n_epochs, n_hidden, backend, seed, build_dir=None):
         print(f"simulating {n_epochs} trials as one run (~0.07 s per trial on one core)",
               flush=True)
         net.run(n_epochs * T_TRIAL)
-        if backend == "cpp_standalone":
-            brian2.device.build(directory=directory, compile=True, run=False)
-            timings["compile_s"] = time.perf_counter() - t0
-            t0 = time.perf_counter()
-            brian2.device.run(with_output=True)
-        timings["run_s"] = time.perf_counter() - t0
-        spikes = {k: per_epoch(m.t[:], n_epochs) for k, m in h["monitors"].items()
-                  if k != "hidden_layer"}
-        hidden_rate = float(len(h["monitors"]["hidden_layer"].t[:]) / n_hidden
-                            / (n_epochs * float(T_TRIAL / second)))
-    finally:
-        reset_device("runtime")
-        if backend == "cpp_standalone":
-            brian2.device.reinit()
-            brian2.device.activate()
+    if engine is not None:  # the block compiled the project; now run the binary
+        timings["compile_s"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        engine.run(with_output=True)
+    timings["run_s"] = time.perf_counter() - t0
+    spikes = {k: per_epoch(m.t[:], n_epochs) for k, m in h["monitors"].items()
+              if k != "hidden_layer"}
+    hidden_rate = float(len(h["monitors"]["hidden_layer"].t[:]) / n_hidden
+                        / (n_epochs * float(T_TRIAL / second)))
     return spikes, hidden_rate, timings
 
 

@@ -88,6 +88,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 import numpy as np
 import sympy
 
+from ..equations import pre_equations
 from ..library import Model, ModelError
 
 GATHER_COST = 40.0  # cost of a gathered multiply-add relative to a BLAS one (measured, N=1000)
@@ -446,8 +447,6 @@ def derive_system(neuron: Model, synapse: Model, constants=()) -> DiscreteSystem
     from brian2 import Equations
     from brian2.parsing.sympytools import str_to_sympy
 
-    from ..network import _pre_equations
-
     if neuron.kind != "neuron":
         raise ModelError(f"model '{neuron.name}' is a {neuron.kind} model, not a neuron model",
                          neuron.path)
@@ -479,7 +478,7 @@ def derive_system(neuron: Model, synapse: Model, constants=()) -> DiscreteSystem
             raise ModelError(f"trainable constant '{k}' must be a scalar parameter")
         values[k] = float(value)
     neq = neuron.brian2_equations()
-    pre = _pre_equations(synapse, neuron, SYN_SUFFIX, keep=constants)
+    pre = pre_equations(synapse, neuron, SYN_SUFFIX, keep=constants)
     eqs = Equations(list(neq.values()) + list(pre.values()))
     states = list(neq.diff_eq_names) + list(pre.diff_eq_names)
     if len(pre.diff_eq_names) != 1:

@@ -52,17 +52,15 @@ code generation) rebuilds the objects for every call (for tests).
 from __future__ import annotations
 
 import itertools
-import os
-import shutil
-import tempfile
 import time
-import weakref
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
-from ..library import Model, load_model
+from ..engine import StandaloneEngine, runtime_device
+from ..equations import pre_equations, unit_string
+from ..library import Model, evaluate_expression, load_model
 from .adjoint import (SYN_SUFFIX, DiscreteSystem, NotDifferentiableError, adjoint_gradients,
                       derive_system)
 
@@ -249,12 +247,11 @@ class RecurrentSNN:
     # ------------------------------------------------------------------ building
     def _units(self):
         from brian2 import get_unit, second
-
-        from ..library import evaluate_expression
-        in_unit = evaluate_expression(self.neuron.input["unit"], {}) if self.neuron.input["unit"] != "1" \
-            else 1.0
-        in_dim = getattr(in_unit, "dim", None)
         from brian2.units.fundamentalunits import DIMENSIONLESS, get_dimensions
+
+        in_unit = evaluate_expression(self.neuron.input["unit"], {}) \
+            if self.neuron.input["unit"] != "1" else 1.0
+        in_dim = getattr(in_unit, "dim", None)
 
         in_dim = get_dimensions(in_unit) if in_dim is not None else DIMENSIONLESS
         tr_dim = self.system._funcs["trace_dim"]
@@ -278,14 +275,12 @@ class RecurrentSNN:
         from brian2 import Equations, get_unit
         from brian2.units.fundamentalunits import get_dimensions
 
-        from ..network import _pre_equations, _unit_string
-
         u = self._units()
         sysm = self.system
         N, B, K = self.n_hidden, self.batch, self.n_in
         uid = next(_uid)
         eqs = self.neuron.brian2_equations()
-        eqs += _pre_equations(self.synapse, self.neuron, SYN_SUFFIX, keep=self.constants)
+        eqs += pre_equations(self.synapse, self.neuron, SYN_SUFFIX, keep=self.constants)
         Iname = sysm.input_name
         terms = " + ".join(f"u{k}*xin(t, bidx*{K} + {k})" for k in range(K))
         extra = [f"{Iname} = J_rec + I0 + {terms} : {u['I']}",
@@ -298,7 +293,7 @@ class RecurrentSNN:
                  f"D_store : {u['D']}"]
         extra += [f"u{k} : {u['I']}" for k in range(K)]
         # trainable constants: per-neuron values set at run time (all equal within a copy)
-        extra += [f"{k} : {_unit_string(get_unit(get_dimensions(self._constant_default(k))))} "
+        extra += [f"{k} : {unit_string(get_unit(get_dimensions(self._constant_default(k))))} "
                   "(constant)" for k in self.constants]
         eqs += Equations("\n".join(extra))
         xin = brian2.TimedArray(x_values, dt=self.dt, name=f"xin_{uid}")
@@ -416,13 +411,8 @@ class RecurrentSNN:
 
     def _run_runtime(self, plist, x):
         import brian2
-        from brian2.devices.device import get_device, reset_device, set_device
 
-        previous = get_device()
-        set_device("runtime")
-        old_target = brian2.prefs.codegen.target
-        brian2.prefs.codegen.target = "numpy"
-        try:
+        with runtime_device("numpy"):
             objs = self._build_objects(self._x_values(x))
             vals = self._param_values(objs, plist)
             u = objs["units"]
@@ -433,59 +423,29 @@ class RecurrentSNN:
             t0 = time.perf_counter()
             net.run(self.steps * self.dt, namespace={})
             return objs, {"run": time.perf_counter() - t0}
-        finally:
-            brian2.prefs.codegen.target = old_target
-            reset_device(previous)
 
     def _build_standalone(self):
         import brian2
-        from brian2.devices.device import get_device, reset_device, set_device
 
-        from ..backends import new_device
-        from ..network import _compile_prefs
-
-        device = new_device("cpp_standalone")
-        directory = self.build_dir or tempfile.mkdtemp(
-            prefix="brainkit-rsnn-", dir=os.environ.get("BRAINKIT_BUILD_ROOT"))
-        previous = get_device()
-        set_device(device, directory=directory, build_on_run=False)
+        engine = StandaloneEngine("cpp_standalone", self.build_dir, prefix="brainkit-rsnn-")
         t0 = time.perf_counter()
-        try:
-            _compile_prefs()
+        with engine.compiling():
             objs = self._build_objects(np.zeros((self.steps, self.batch * self.n_in)))
-            net = brian2.Network(objs["all"])
-            net.run(self.steps * self.dt, namespace={})
-            device.build(directory=directory, compile=True, run=False)
-        finally:
-            reset_device(previous)
+            brian2.Network(objs["all"]).run(self.steps * self.dt, namespace={})
         self.timings["compile"] = time.perf_counter() - t0
-        self._built = (device, objs, directory)
-        if self.build_dir is None:  # our temporary folder goes when this object goes
-            self._finalizer = weakref.finalize(self, shutil.rmtree, directory, True)
+        self._built = (engine, objs)
 
     def _run_standalone(self, plist, x):
         if self._built is None:
             self._build_standalone()
-        device, objs, directory = self._built
+        engine, objs = self._built
         u = objs["units"]
         vals = self._param_values(objs, plist)
         run_args = {objs["S"].w: vals["w"] * u["w_q"], objs["xin"]: self._x_values(x)}
         for var, value in self._group_values(objs, vals):
             run_args[getattr(objs["G"], var)] = value
-        t0 = time.perf_counter()
-        try:
-            device.run(run_args=run_args, with_output=False)
-        finally:
-            # Brian2 writes every run_args array to a new file (named by content hash): delete
-            static = os.path.join(device.project_dir, "static_arrays")
-            for name in list(device.run_args_arrays):
-                for f in (name, name + ".lock"):
-                    try:
-                        os.remove(os.path.join(static, f))
-                    except FileNotFoundError:
-                        pass
-            device.run_args_arrays.clear()
-        return objs, {"run": time.perf_counter() - t0}
+        engine.run(run_args)
+        return objs, {"run": engine.run_s}
 
     def _collect(self, objs, p, x) -> Trace:
         mon = objs["mon"]
@@ -541,9 +501,8 @@ class RecurrentSNN:
 
     def close(self) -> None:
         """Delete the generated C++ project (if this object created it)."""
-        if self._built is not None and self.build_dir is None:
-            shutil.rmtree(self._built[2], ignore_errors=True)
-            self._finalizer.detach()
+        if self._built is not None:
+            self._built[0].close()
         self._built = None
 
 
