@@ -4,7 +4,7 @@ against the same network in Brian2 cpp_standalone, one run each.
     .venv/bin/python benchmarks/bench_lava.py [--n-in 100] [--n 200] [--steps 2000]
                                               [--out out/bench_lava.json]
 
-The network is the random CUBA LIF network of :mod:`brainkit.exporters.examples`
+The network is the random CUBA LIF network of :mod:`brainkit.loihi.random_network`
 (``cuba_lif`` + ``delta`` synapses, recurrent); all three runs get the same input spikes, and
 the script checks that Lava float and Brian2 spike identically and Lava fixed_pt equals the
 Loihi reference before reporting a speed.  Times exclude building (Lava process creation,
@@ -34,12 +34,13 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default="out/bench_lava.json")
     a = ap.parse_args(argv)
 
-    from brainkit.exporters.brian2_spec import input_values, simulate_brian2
     from brainkit.exporters.cuba import to_cuba
-    from brainkit.exporters.examples import random_cuba_network
     from brainkit.exporters.fixed_point import quantise_inputs, to_fixed
+    from brainkit.exporters.inputs import input_values
     from brainkit.exporters.lava import run_lava
     from brainkit.exporters.loihi_ref import simulate
+    from brainkit.loihi.random_network import random_cuba_network
+    from brainkit.network_spec import simulate_brian2
 
     _, spec = random_cuba_network(n_in=a.n_in, n=a.n, steps=a.steps, seed=a.seed,
                                   w_in=0.4 / a.n_in, w_rec=0.02 * np.sqrt(200 / a.n))

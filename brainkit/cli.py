@@ -5,9 +5,10 @@ Sub-commands::
     brainkit demo [--out DIR]                    the main job (what `make demo` runs)
     brainkit models                              list the model library
     brainkit gradcheck --model NAME ...          adjoint vs finite differences
-    brainkit train TASK --out DIR [--quick] [--resume]
+    brainkit train TASK --out DIR [--neuron NAME] [--quick] [--resume]
     brainkit finetune NETWORK.h5 --out DIR [--steps N]   Loihi-aware fine-tuning
-    brainkit export NETWORK.h5 --to lava|lava-fixed|nir --out DIR [--trials N]
+    brainkit export NETWORK.h5 --to TARGET --out DIR [--check] [--trials N]
+                                                 TARGET: brainkit.exporters.TARGETS
 """
 
 from __future__ import annotations
@@ -43,14 +44,23 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--steps", type=int, default=None)
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--backend", default="cpp_standalone")
+    t.add_argument("--neuron", default="theta",
+                   help="reset-free neuron model of the library (theta, rotator, ...)")
     t.add_argument("--time-constants", action="store_true",
                    help="also train the neuron's tau and the synapse's tau_s (exact gradients)")
 
-    e = sub.add_parser("export", help="export a network file to Lava or NIR")
+    from .exporters import TARGETS
+
+    e = sub.add_parser("export", help="export a network file (targets: "
+                                      + "; ".join(f"{k}: {t.help}" for k, t in TARGETS.items())
+                                      + ")")
     e.add_argument("network")
-    e.add_argument("--to", required=True, choices=["lava", "lava-fixed", "nir"])
+    e.add_argument("--to", required=True, choices=list(TARGETS))
     e.add_argument("--out", required=True)
-    e.add_argument("--steps", type=int, default=None)
+    e.add_argument("--check", action="store_true",
+                   help="also run it in Brian2, Lava float and Lava fixed_pt and compare")
+    e.add_argument("--steps", type=int, default=None,
+                   help="steps to simulate (not for a task network: its trials set them)")
     e.add_argument("--trials", type=int, default=None,
                    help="held-out trials for a task network (default 32)")
 
@@ -80,9 +90,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     elif args.command == "train":
         from .training.cli import main as run
     elif args.command == "finetune":
-        from .training.hardware import main as run
+        from .loihi.cli import finetune_main as run
     else:
-        from .exporters.cli import main as run
+        from .loihi.cli import export_main as run
     return int(run(args) or 0)
 
 

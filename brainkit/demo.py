@@ -4,9 +4,9 @@ run it on Loihi's fixed-point arithmetic (Lava).
 1. Trains the delayed-memory XOR task (:class:`brainkit.training.tasks.DelayedXOR`) on a
    recurrent theta-neuron network with gated synapses, by the exact discrete adjoint of its
    Brian2 simulation (``<out>/xor``: ``metrics.json``, ``network.h5``, plots).
-2. Maps it to Lava's CUBA LIF (:mod:`brainkit.exporters.gated`) and exports that mapping
+2. Maps it to Lava's CUBA LIF (:mod:`brainkit.loihi.mapping`) and exports that mapping
    (``<out>/xor_lava_mapped``), then fine-tunes the CUBA LIF network with quantisation in the
-   loop (:mod:`brainkit.training.hardware`, ``<out>/xor_loihi``) and exports it
+   loop (:mod:`brainkit.loihi.finetune`, ``<out>/xor_loihi``) and exports it
    (``<out>/xor_lava``: ``lava_network.npz`` with the chip's integer registers,
    ``metrics.json``).
 3. Prints the accuracy table: Brian2, Lava floating_pt, Lava fixed_pt, on the same held-out
@@ -17,10 +17,8 @@ Quick settings by default (a few minutes on 2 cores); ``--full`` uses the full o
 
 from __future__ import annotations
 
-import json
 import sys
 import time
-from argparse import Namespace
 from pathlib import Path
 
 #: held-out trials of the Loihi table; fine-tuning steps (quick, full)
@@ -29,9 +27,11 @@ FINETUNE_STEPS = {"quick": 600, "full": 1500}
 
 
 def main(args) -> int:
-    from .exporters.cli import main as export
+    from .exporters.cuba import ExportError
+    from .exporters.loihi_ref import LoihiOverflowError
+    from .loihi.cli import export_network
+    from .loihi.finetune import finetune_file
     from .training.cli import train
-    from .training.hardware import finetune_file
     from .training.trainer import TrainingDiverged
 
     out = Path(args.out)
@@ -55,19 +55,17 @@ def main(args) -> int:
 
     net = out / "xor" / "network.h5"
     print(f"brainkit demo: the trained network on Loihi (Lava), {TABLE_TRIALS} held-out trials")
-    rc = export(Namespace(network=str(net), to="lava-fixed", out=str(out / "xor_lava_mapped"),
-                          trials=TABLE_TRIALS, steps=None))
-    if rc:
-        return rc
-    print(f"  fine-tuning the CUBA LIF network with quantisation in the loop "
-          f"({FINETUNE_STEPS[kind]} steps)")
-    finetune_file(net, out / "xor_loihi", steps=FINETUNE_STEPS[kind])
-    rc = export(Namespace(network=str(out / "xor_loihi" / "network.h5"), to="lava-fixed",
-                          out=str(out / "xor_lava"), trials=TABLE_TRIALS, steps=None))
-    if rc:
-        return rc
-    before = json.loads((out / "xor_lava_mapped" / "metrics.json").read_text())
-    after = json.loads((out / "xor_lava" / "metrics.json").read_text())
+    try:
+        before = export_network(net, "lava-fixed", out / "xor_lava_mapped",
+                                trials=TABLE_TRIALS, check=True)
+        print(f"  fine-tuning the CUBA LIF network with quantisation in the loop "
+              f"({FINETUNE_STEPS[kind]} steps)")
+        finetune_file(net, out / "xor_loihi", steps=FINETUNE_STEPS[kind])
+        after = export_network(out / "xor_loihi" / "network.h5", "lava-fixed",
+                               out / "xor_lava", trials=TABLE_TRIALS, check=True)
+    except (ExportError, LoihiOverflowError, FloatingPointError) as e:
+        print(f"brainkit demo: {e}", file=sys.stderr)
+        return 2
     rows = [("trained theta/gated network", before["accuracy_brian2"], None, None),
             ("mapped to CUBA LIF", before["accuracy_lif_brian2"],
              before["accuracy_lava_float"], before["accuracy_lava_fixed"]),

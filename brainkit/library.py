@@ -52,8 +52,13 @@ _REQUIRED = {"name", "kind", "title", "reference", "description", "equations"}
 _KNOWN_KEYS = _REQUIRED | {
     "threshold", "reset", "refractory", "method", "input", "voltage", "parameters", "initial",
     "variants", "on_pre", "on_post", "post_equations", "pre_equations", "current", "target",
-    "events", "notes", "differentiable", "weight_parameters", "constraints",
+    "events", "differentiable", "weight_parameters", "constraints",
 }
+#: placeholders in a synapse's equations that the network fills in with the unit the target
+#: (``{WEIGHT_UNIT}``) or source (``{GATE_UNIT}``: 1 / its voltage unit) neuron gives them
+GATE_UNIT, WEIGHT_UNIT = "{GATE_UNIT}", "{WEIGHT_UNIT}"
+#: keys of a neuron's ``input`` and ``voltage`` entries
+INPUT_KEYS, VOLTAGE_KEYS = ("name", "unit"), ("name", "distance", "width")
 _user_paths: List[Path] = []
 
 
@@ -140,7 +145,7 @@ class Model:
     refractory: Any = None
     method: Optional[str] = None
     input: Optional[Dict[str, str]] = None
-    voltage: Optional[str] = None
+    voltage: Optional[Dict[str, str]] = None
     on_pre: Optional[str] = None
     on_post: Optional[str] = None
     post_equations: Optional[str] = None
@@ -148,7 +153,6 @@ class Model:
     current: Optional[str] = None
     target: Optional[str] = None
     events: Optional[Dict[str, str]] = None
-    notes: Optional[str] = None
     differentiable: Optional[bool] = None
     weight_parameters: List[str] = field(default_factory=list)
     constraints: List[str] = field(default_factory=list)
@@ -177,7 +181,7 @@ class Model:
 
         text = getattr(self, key)
         if check:
-            text = text.replace("{GATE_UNIT}", "1").replace("{WEIGHT_UNIT}", "1")
+            text = fill_unit_placeholders(text)
         try:
             return Equations(text, **substitutions)
         except (EquationError, SyntaxError, ValueError, TypeError) as exc:
@@ -243,6 +247,22 @@ def _first_bad_line(text: str) -> int:
     return 0
 
 
+def fill_unit_placeholders(text: str, gate_unit: str = "1", weight_unit: str = "1") -> str:
+    """``text`` with :data:`GATE_UNIT` and :data:`WEIGHT_UNIT` replaced by unit strings."""
+    return text.replace(GATE_UNIT, gate_unit).replace(WEIGHT_UNIT, weight_unit)
+
+
+def _check_entry(data: Dict[str, Any], key: str, keys, path, lines) -> None:
+    """A neuron's ``input``/``voltage`` entry: a mapping of exactly ``keys`` to strings."""
+    value = data.get(key)
+    if value is None:
+        return
+    if (not isinstance(value, dict) or set(value) != set(keys)
+            or not all(isinstance(v, str) for v in value.values())):
+        raise ModelError(f"'{key}' must be a mapping {{{', '.join(keys)}}} of strings, got "
+                         f"{value!r}", path, lines.get(key))
+
+
 def evaluate_expression(expr, names: Mapping[str, Any]):
     """Evaluate a parameter value written as a Brian2 expression with units."""
     if not isinstance(expr, str):
@@ -305,6 +325,8 @@ def _parse(text: str, path: Path) -> Model:
     if data["name"] != path.stem:
         raise ModelError(f"name '{data['name']}' differs from the file name '{path.stem}'",
                          path, lines.get("name"))
+    _check_entry(data, "input", INPUT_KEYS, path, lines)
+    _check_entry(data, "voltage", VOLTAGE_KEYS, path, lines)
     raw_params = data.pop("parameters", None) or {}
     raw_variants = data.pop("variants", None) or {}
     model = Model(**data, path=str(path), lines=lines)

@@ -251,12 +251,10 @@ def to_cuba(spec: NetworkSpec) -> CubaNetwork:
     for pop in spec.populations.values():
         conv = CONVERTERS.get(pop.model)
         if conv is None:
-            hint = ("; a trained theta/gated network is first approximated by CUBA LIF "
-                    "neurons with brainkit.exporters.gated.map_to_cuba_lif (brainkit export "
-                    "does this)" if pop.model == "theta" else "")
             raise ExportError(f"population '{pop.name}': model '{pop.model}' cannot be exported "
-                              f"to Lava (models with a converter: {', '.join(sorted(CONVERTERS))})"
-                              + hint)
+                              f"to Lava (models with a converter: {', '.join(sorted(CONVERTERS))}; "
+                              "a trained reset-free/gated task network goes through its CUBA LIF "
+                              "mapping, brainkit.loihi.mapping, which needs its metadata 'task')")
         conv(spec, pop, net)
     for c in spec.connections.values():
         if c.name not in net.connections:  # pragma: no cover - converters map all inputs

@@ -144,7 +144,7 @@ def to_fixed(net: CubaNetwork, inputs: Optional[Dict[str, np.ndarray]] = None,
         Largest relative error of a time constant.
     population_scales : dict, optional
         ``{population: lam}`` a scale to use where it fits (e.g. the one a network was
-        fine-tuned with, :mod:`brainkit.training.hardware`, so that its weights map to the
+        fine-tuned with, :mod:`brainkit.loihi.finetune`, so that its weights map to the
         same integers); where it would overflow on these inputs the largest that fits is used
         instead, and the report says so (``scale_from``).
     """

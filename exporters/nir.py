@@ -184,10 +184,14 @@ def to_nir(spec: NetworkSpec):
 
 def write_nir(path: Union[str, Path], spec: NetworkSpec) -> Path:
     """Write ``spec`` as a NIR file (``nir.write``), atomically."""
+    return write_graph(path, to_nir(spec))
+
+
+def write_graph(path: Union[str, Path], graph) -> Path:
+    """Write a NIR graph (``nir.write``), atomically."""
     import nir
 
     path = Path(path)
-    graph = to_nir(spec)
     with atomic_write(path) as tmp:
         nir.write(tmp, graph)
     return path

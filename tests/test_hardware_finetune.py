@@ -1,4 +1,4 @@
-"""Hardware-aware fine-tuning (brainkit.training.hardware) against references outside it:
+"""Hardware-aware fine-tuning (brainkit.loihi.finetune) against references outside it:
 
 * the forward pass is Lava's CUBA LIF: spike for spike equal to the exporter's float reference
   (:func:`brainkit.exporters.loihi_ref.simulate`) on the same network and inputs;
@@ -14,8 +14,8 @@ import pytest
 from brainkit.exporters.cuba import CubaConnection, CubaNetwork, CubaPopulation
 from brainkit.exporters.fixed_point import population_scale, to_fixed
 from brainkit.exporters.loihi_ref import simulate
-from brainkit.training.hardware import (LoihiLIFModel, backward, chip_quantiser, forward,
-                                        whiten_inputs)
+from brainkit.loihi.finetune import LoihiLIFModel, backward, chip_quantiser, forward
+from brainkit.loihi.mapping import whiten_inputs
 from brainkit.training.losses import cross_entropy
 
 
@@ -148,9 +148,9 @@ def test_exporter_keeps_the_fine_tuned_scale_where_it_fits():
 def test_finetune_cli_refuses_a_network_without_a_task(tmp_path, capsys):
     from argparse import Namespace
 
-    from brainkit.exporters.examples import random_cuba_network
+    from brainkit.loihi.random_network import random_cuba_network
     from brainkit.netfile import save_network
-    from brainkit.training.hardware import main
+    from brainkit.loihi.cli import finetune_main as main
 
     _, spec = random_cuba_network(steps=20)
     save_network(tmp_path / "net.h5", spec)

@@ -9,11 +9,13 @@ import pytest
 from brian2 import ms, mV
 
 from brainkit import load_model
-from brainkit.exporters.brian2_spec import input_values, simulate_brian2
-from brainkit.exporters.cli import compare, main
+from brainkit.exporters.inputs import input_values
+from brainkit.loihi.check import compare
+from brainkit.loihi.cli import export_main as main
 from brainkit.exporters.cuba import (CONVERTERS, CubaConnection, CubaNetwork, CubaPopulation,
                                      ExportError, load_cuba, to_cuba)
-from brainkit.exporters.examples import random_cuba_network
+from brainkit.loihi.random_network import random_cuba_network
+from brainkit.network_spec import simulate_brian2
 from brainkit.exporters.fixed_point import to_fixed
 from brainkit.exporters.lava import run_lava
 from brainkit.netfile import NetworkSpec, PopulationSpec, save_network
@@ -120,8 +122,9 @@ def test_state_that_cannot_fit_24_bits_and_bad_decays_are_refused():
         to_fixed(net)
 
 
-def _args(network, to, out, steps=200):
-    return argparse.Namespace(network=str(network), to=to, out=str(out), steps=steps)
+def _args(network, to, out, steps=200, check=True):
+    return argparse.Namespace(network=str(network), to=to, out=str(out), steps=steps,
+                              trials=None, check=check)
 
 
 def test_cli_exports_and_writes_metrics(tmp_path):
@@ -160,7 +163,7 @@ def test_cli_refuses_bad_files_and_models_and_writes_nothing(tmp_path, capsys):
     assert "refractory period t_ref = 2 ms" in capsys.readouterr().err
     theta = save_network(tmp_path / "theta.h5", _spec_with("theta"))  # no task to check on
     assert main(_args(theta, "lava", out)) == 2
-    assert "needs metadata 'task'" in capsys.readouterr().err
+    assert "needs its metadata 'task'" in capsys.readouterr().err
     assert not out.exists()
 
 

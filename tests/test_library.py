@@ -106,6 +106,19 @@ def test_missing_keys_and_wrong_name(tmp_path):
         load_model(str(p))
 
 
+def test_input_and_voltage_entries_are_checked_at_load(tmp_path):
+    ok = GOOD.rstrip(" ") + "    input: {name: I, unit: amp}\n    voltage: {name: v, distance: v, width: tau}\n"
+    m = load_model(str(_write(tmp_path, "mine", ok)))
+    assert m.voltage == {"name": "v", "distance": "v", "width": "tau"}
+    p = _write(tmp_path, "mine", GOOD.rstrip(" ") + "    voltage: v\n")
+    with pytest.raises(ModelError, match=r"mine\.yaml, line 11: 'voltage' must be a mapping "
+                                         r"\{name, distance, width\}"):
+        load_model(str(p))
+    p = _write(tmp_path, "mine", GOOD.rstrip(" ") + "    input: {name: I}\n")
+    with pytest.raises(ModelError, match=r"line 11: 'input' must be a mapping \{name, unit\}"):
+        load_model(str(p))
+
+
 def test_library_is_the_models_folder():
     assert (LIBRARY_DIR / "neurons" / "lif.yaml").is_file()
     assert load_model("gated").parameters["tau_s"] == 10 * ms

@@ -8,8 +8,9 @@ import pytest
 from brian2 import Hz, Mohm, ms, mV, second
 
 from brainkit import load_model
-from brainkit.exporters.brian2_spec import input_values, simulate_brian2
-from brainkit.exporters.examples import random_cuba_network
+from brainkit.exporters.inputs import input_values
+from brainkit.network_spec import simulate_brian2
+from brainkit.loihi.random_network import random_cuba_network
 from brainkit.netfile import (ConnectionSpec, InputSpec, NetworkFileError, NetworkSpec,
                               PopulationSpec, ReadoutSpec, load_network, save_network)
 

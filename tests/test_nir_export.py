@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from brian2 import Mohm, ms, mV
 
-from brainkit.exporters.cli import main
+from brainkit.loihi.cli import export_main as main
 from brainkit.exporters.cuba import ExportError
-from brainkit.exporters.examples import random_cuba_network
+from brainkit.loihi.random_network import random_cuba_network
 from brainkit.exporters.nir import from_nir, read_nir, to_nir, write_nir
 from brainkit.netfile import ReadoutSpec, save_network
 
@@ -112,7 +112,8 @@ def test_cli_writes_a_nir_file(tmp_path):
     _, spec = random_cuba_network(n_in=5, n=6, steps=100, seed=2, w_in=0.2)
     path = save_network(tmp_path / "net.h5", spec)
     out = tmp_path / "nir"
-    assert main(argparse.Namespace(network=str(path), to="nir", out=str(out), steps=100)) == 0
+    assert main(argparse.Namespace(network=str(path), to="nir", out=str(out), steps=100,
+                                   trials=None, check=True)) == 0
     assert isinstance(nir.read(out / "network.nir"), nir.NIRGraph)
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["nir_roundtrip_max_weight_error"] < 1e-12
@@ -121,7 +122,7 @@ def test_cli_writes_a_nir_file(tmp_path):
 
 def test_lif_nodes_export_and_import(tmp_path):
     """cuba_lif with d_u = 1 (no current memory) is NIR's LIF; a foreign LIF imports as it."""
-    from brainkit.exporters.brian2_spec import input_values
+    from brainkit.exporters.inputs import input_values
     from brainkit.exporters.cuba import to_cuba
     from brainkit.exporters.loihi_ref import simulate
 

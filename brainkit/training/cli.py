@@ -1,13 +1,13 @@
-"""``brainkit train TASK --out DIR [--quick] [--resume] [--steps N] [--seed S] [--backend B]``.
+"""``brainkit train TASK --out DIR [--neuron NAME] [--quick] [--resume] [--steps N] [--seed S]``.
 
-Trains a recurrent theta-neuron network with gated synapses on ``xor`` (delayed-memory XOR) or
-``autoencode`` by exact gradients (:class:`~brainkit.training.recurrent.RecurrentSNN`), with the
+Trains a recurrent network of reset-free library neurons (``theta`` by default, ``rotator``,
+...) with gated synapses on ``xor`` (delayed-memory XOR) or ``autoencode`` by exact gradients (:class:`~brainkit.training.recurrent.RecurrentSNN`), with the
 settings of :data:`brainkit.training.tasks.HYPER`, and writes to ``DIR``:
 
 ``checkpoint.npz``   training state every 25 steps (``--resume`` continues from it)
 ``metrics.json``     task, train_loss, test_accuracy (xor) or test_nmse (autoencode), steps,
                      seconds, chance level, settings
-``network.h5``       the trained network (:func:`brainkit.netfile.save_network`)
+``network.h5``       the trained network (a :class:`brainkit.tasknet.TaskNetwork`)
 ``loss.png``, ``raster.png``, ``readout.png``   plots (:mod:`brainkit.training.plots`)
 """
 
@@ -21,19 +21,20 @@ from typing import Dict, Optional, Tuple
 import numpy as np
 
 from ..fileio import write_json
+from ..tasknet import TaskNetwork, save_task_network
 
 from .optim import Adam, Schedule
 from .tasks import COMMON, HYPER, Batch, Task, get_task, init_function, lr_scale
 from .trainer import TrainingDiverged, Trainer
 
 
-#: what ``brainkit train --time-constants`` trains besides the weights: the theta neuron's
+#: what ``brainkit train --time-constants`` trains besides the weights: the neuron's
 #: ``tau`` and the gated synapse's ``tau_s`` (one value each for the whole network)
 TIME_CONSTANTS = ("tau", "tau_s")
 
 
 def settings(task_name: str, quick: bool = False, steps: Optional[int] = None,
-             time_constants: bool = False) -> dict:
+             time_constants: bool = False, neuron: str = "theta") -> dict:
     """The run's settings: :data:`HYPER` of the task (quick or full) + :data:`COMMON`
     (+ the trainable time constants, whose Adam steps scale with their initial values)."""
     h = dict(COMMON)
@@ -44,6 +45,7 @@ def settings(task_name: str, quick: bool = False, steps: Optional[int] = None,
         h["steps"] = int(steps)
     h["lr_scale"] = lr_scale(h["n_hidden"], h.get("init"))
     h["constants"] = list(TIME_CONSTANTS) if time_constants else []
+    h["neuron"] = neuron
     if time_constants:
         h["lr_scale"].update({"tau": h["tau_v"], "tau_s": h["tau_s"]})
     return h
@@ -63,12 +65,14 @@ def build_model(task: Task, h: dict, backend: str = "cpp_standalone", build_dir=
     """The :class:`RecurrentSNN` of a task with settings ``h``."""
     from brian2 import ms, second
 
+    from ..library import load_model
     from .recurrent import RecurrentSNN
 
+    neuron = load_model(h.get("neuron", "theta"))
+    wanted = {"tau": h["tau_v"] * 1000 * ms, "gate_width": h["gate_width"]}
     return RecurrentSNN(task.n_in, h["n_hidden"], task.n_out, task.steps, batch=h["batch"],
-                        dt=h["dt"] * second, neuron="theta", synapse="gated",
-                        neuron_params={"tau": h["tau_v"] * 1000 * ms,
-                                       "gate_width": h["gate_width"]},
+                        dt=h["dt"] * second, neuron=neuron, synapse="gated",
+                        neuron_params={k: v for k, v in wanted.items() if k in neuron.parameters},
                         synapse_params={"tau_s": h["tau_s"] * 1000 * ms},
                         backend=backend, build_dir=build_dir, constants=h.get("constants", ()))
 
@@ -97,54 +101,39 @@ def evaluate(model, task: Task, params, seed: int, trials: int) -> Tuple[float, 
     return task.score(o, big), o, big, first
 
 
-def network_spec(model, params: Dict[str, np.ndarray], task: Task, h: dict, metadata: dict):
-    """The trained network as a :class:`brainkit.netfile.NetworkSpec` (see the netfile
-    contract: input ``in``, population ``hidden``, connections ``in->hidden`` (U^T) and
-    ``hidden->hidden`` (W^T, seconds), bias ``I0``, readout ``out`` of ``s``)."""
+def task_network(model, params: Dict[str, np.ndarray], task: Task, h: dict,
+                 metadata: dict) -> TaskNetwork:
+    """The trained network as a :class:`~brainkit.tasknet.TaskNetwork`: the model's neuron and
+    synapse (with trained time constants in place of the models' values), its parameters
+    (already ``[post, pre]``) and ``I0`` as the bias."""
     from brian2 import second
 
-    from ..netfile import ConnectionSpec, InputSpec, NetworkSpec, PopulationSpec, ReadoutSpec
-
-    nm, sm = model.neuron, model.synapse
-    N = model.n_hidden
-    # trained time constants replace the models' values (same units)
     constants = getattr(model, "constants", ())
-    nm = nm.with_parameters(**{k: float(params[k]) * second for k in constants
-                               if k in nm.parameters})
-    sm = sm.with_parameters(**{k: float(params[k]) * second for k in constants
-                               if k in sm.parameters})
-    pparams = dict(nm.parameters)
-    pparams["I0"] = np.asarray(params["I0"], dtype=float)
-    spec = NetworkSpec(dt=h["dt"] * second, metadata=metadata)
-    spec.inputs["in"] = InputSpec("in", task.n_in, "current")
-    spec.populations["hidden"] = PopulationSpec(
-        name="hidden", model=nm.name, n=N, equations=nm.equations, threshold=nm.threshold,
-        reset=nm.reset, refractory=None, method=nm.method, parameters=pparams,
-        initial=dict(nm.initial))
-    spec.connections["in->hidden"] = ConnectionSpec(
-        "in->hidden", "in", "hidden", "current", np.asarray(params["U"]).T.copy(), "1", {})
-    spec.connections["hidden->hidden"] = ConnectionSpec(
-        "hidden->hidden", "hidden", "hidden", sm.name, np.asarray(params["W"]).T.copy(),
-        "second", dict(sm.parameters))
-    spec.readouts["out"] = ReadoutSpec("out", "hidden", "s", np.asarray(params["O"]).copy(), None)
-    return spec
+    nm = model.neuron.with_parameters(**{k: float(params[k]) * second for k in constants
+                                         if k in model.neuron.parameters})
+    sm = model.synapse.with_parameters(**{k: float(params[k]) * second for k in constants
+                                          if k in model.synapse.parameters})
+    return TaskNetwork(U=params["U"], W=params["W"], O=params["O"], bias=params["I0"],
+                       neuron=nm.name, synapse=sm.name, dt=h["dt"], task=task.name,
+                       readout_tau_s=float(sm.parameters["tau_s"] / second),
+                       seed=int(metadata.get("seed", 0)), neuron_params=dict(nm.parameters),
+                       synapse_params=dict(sm.parameters),
+                       weight_unit=repr(model._units()["w_q"]), metadata=dict(metadata))
 
 
 def train(task_name: str, out, quick: bool = False, resume: bool = False,
           steps: Optional[int] = None, seed: int = 0, backend: str = "cpp_standalone",
           progress: bool = True, plots: bool = True, model=None,
-          time_constants: bool = False) -> dict:
+          time_constants: bool = False, neuron: str = "theta") -> dict:
     """Train, evaluate, save; returns the metrics (also written to ``out/metrics.json``).
 
     ``model`` may be passed to reuse an already compiled network with the same settings.
     Raises :class:`TrainingDiverged` if training diverges (the last checkpoint is kept).
     """
-    from ..netfile import save_network
-
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     task = get_task(task_name)
-    h = settings(task_name, quick, steps, time_constants)
+    h = settings(task_name, quick, steps, time_constants, neuron)
     own_model = model is None
     if own_model:
         model = build_model(task, h, backend)
@@ -183,7 +172,7 @@ def train(task_name: str, out, quick: bool = False, resume: bool = False,
                     gate_width=h["gate_width"], tau_s=h["tau_s"], tau_v=h["tau_v"], dt=h["dt"],
                     trial_steps=task.steps, metric=task.metric, score=float(score),
                     trained_by="brainkit train")
-        save_network(out / "network.h5", network_spec(model, state.params, task, h, meta))
+        save_task_network(out / "network.h5", task_network(model, state.params, task, h, meta))
         if plots:
             from . import plots as P
 
@@ -203,7 +192,8 @@ def main(args) -> int:
     t0 = time.perf_counter()
     try:
         m = train(args.task, args.out, quick=args.quick, resume=args.resume, steps=args.steps,
-                  seed=args.seed, backend=args.backend, time_constants=args.time_constants)
+                  seed=args.seed, backend=args.backend, time_constants=args.time_constants,
+                  neuron=args.neuron)
     except TrainingDiverged as e:
         print(f"brainkit train: {e}", file=sys.stderr)
         return 1

@@ -1,4 +1,4 @@
-"""Example networks for the exporters, built through :class:`brainkit.Network` from library
+"""Random networks to check the exporters on, built through :class:`brainkit.Network` from library
 models: random CUBA LIF networks (Poisson-like input spikes -> a recurrently connected
 population), in the discrete-time ``cuba_lif`` + ``delta`` form (what Lava computes) or the
 continuous ``lif`` + ``exp_current`` form.
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from brainkit.netfile import NetworkSpec
+from ..netfile import NetworkSpec
 
 
 def random_cuba_network(n_in: int = 20, n: int = 30, steps: int = 500, seed: int = 0,
@@ -26,9 +26,9 @@ def random_cuba_network(n_in: int = 20, n: int = 30, steps: int = 500, seed: int
     """
     from brian2 import ms, nA
 
-    from brainkit import Network
+    from ..network import Network
 
-    from .brian2_spec import spec_from_network
+    from ..network_spec import spec_from_network
 
     rng = np.random.default_rng(seed)
     dt = dt_ms * ms

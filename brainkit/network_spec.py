@@ -1,6 +1,9 @@
 """A :class:`~brainkit.netfile.NetworkSpec` from a :class:`brainkit.Network` description, and
 back to a Brian2 simulation (the float reference the Lava export is compared with).
 
+Input values of a spec (spike trains, Poisson draws, analog channels) come from
+:func:`brainkit.exporters.inputs.input_values`.
+
 Time steps: Lava's step ``t`` (1-based) is Brian2's step ``k = t - 1`` (time ``k dt``); every
 array of spikes or input values here has one row per step, row ``k`` = Brian2 step ``k`` =
 Lava step ``k + 1``.  In both simulators a spike at row ``k`` acts on its targets' input at row
@@ -15,7 +18,7 @@ from typing import Any, Dict, Optional
 
 import numpy as np
 
-from brainkit.netfile import (ConnectionSpec, InputSpec, NetworkFileError, NetworkSpec,
+from .netfile import (ConnectionSpec, InputSpec, NetworkFileError, NetworkSpec,
                               PopulationSpec)
 
 
@@ -74,53 +77,16 @@ def spec_from_network(net, metadata: Optional[Dict[str, Any]] = None) -> Network
 
 
 def _evaluate_unit(unit: str):
-    from brainkit.library import _evaluate
+    from .library import evaluate_expression
 
-    return _evaluate(unit, {})
-
-
-def input_values(spec: NetworkSpec, steps: int, seed: int = 0,
-                 values: Optional[Dict[str, np.ndarray]] = None) -> Dict[str, np.ndarray]:
-    """Input channel values ``{input: (steps, n)}``, row ``k`` = step ``k``: the spikes of a
-    'spikes' input (its ``indices``/``times``), Bernoulli draws ``p = rate dt`` of a 'poisson'
-    input (``seed``), or given ``values`` (needed for 'current' inputs)."""
-    from brian2 import second
-
-    values = values or {}
-    rng = np.random.default_rng(seed)
-    dt = float(spec.dt / second)
-    out = {}
-    for name, inp in spec.inputs.items():
-        if name in values:
-            x = np.asarray(values[name], dtype=float)
-            if x.shape != (steps, inp.n):
-                raise NetworkFileError(f"input '{name}': values of shape {x.shape}, expected "
-                                       f"({steps}, {inp.n})")
-            out[name] = x
-        elif inp.kind == "spikes":
-            x = np.zeros((steps, inp.n))
-            idx = np.asarray(inp.parameters.get("indices", []), dtype=int)
-            t = inp.parameters.get("times", np.zeros(0) * second)
-            rows = np.round(np.asarray(t / second, dtype=float) / dt).astype(int)
-            keep = rows < steps
-            x[rows[keep], idx[keep]] = 1.0
-            out[name] = x
-        elif inp.kind == "poisson":
-            rates = np.broadcast_to(np.asarray(inp.parameters["rates"], dtype=float), (inp.n,))
-            p = rates * dt
-            if np.any(p > 1):
-                raise NetworkFileError(f"input '{name}': rate x dt = {p.max():g} > 1")
-            out[name] = (rng.random((steps, inp.n)) < p).astype(float)
-        else:
-            raise NetworkFileError(f"input '{name}' (kind '{inp.kind}'): give its values")
-    return out
+    return evaluate_expression(unit, {})
 
 
 def simulate_brian2(spec: NetworkSpec, inputs: Dict[str, np.ndarray], steps: int,
                     backend: str = "runtime", codegen_target: str = "numpy",
                     record: Optional[Dict[str, list]] = None):
     """Simulate ``spec`` in Brian2 (through :class:`brainkit.Network`) for ``steps`` steps
-    with the input channel values ``inputs`` (as from :func:`input_values`).
+    with the input channel values ``inputs`` (as from :func:`brainkit.exporters.inputs.input_values`).
 
     Returns ``(spikes, results)``: ``{population: (steps, n) bool}`` and the
     :class:`brainkit.Results` (with the network's ``timings``)."""
@@ -145,8 +111,8 @@ def build_network(spec: NetworkSpec, inputs: Dict[str, np.ndarray], steps: int,
     """A :class:`brainkit.Network` of ``spec``: spike/Poisson inputs become spike generators
     with exactly the spikes of ``inputs``; analog ('current') inputs a stimulus ``x @ W``
     into their target, one step later (see the module docstring)."""
-    from brainkit import Network
-    from brainkit.library import load_model
+    from .network import Network
+    from .library import load_model
 
     net = Network(dt=spec.dt, backend=backend, codegen_target=codegen_target, seed=seed)
     for name, inp in spec.inputs.items():

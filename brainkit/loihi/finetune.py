@@ -1,6 +1,6 @@
 r"""Hardware-aware fine-tuning: train the network Loihi runs, quantisation in the loop.
 
-A trained theta/gated network has no Loihi form; :mod:`brainkit.exporters.gated` maps it to
+A trained reset-free/gated network has no Loihi form; :mod:`brainkit.loihi.mapping` maps it to
 Lava's CUBA LIF (zero-width gate = threshold synapse, LIF with reset), and that mapping alone
 costs task accuracy (it is an approximation of the dynamics the network learnt to use).  This
 module fine-tunes the mapped network *as the hardware computes it*: the discrete-time CUBA LIF
@@ -41,6 +41,7 @@ Backward recursion (adjoints ``l_x = dL/dx``, ``a_u = 1 - d_u`` etc., from ``t =
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from dataclasses import dataclass, field
@@ -48,7 +49,11 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
-from .optim import Adam, Schedule
+from ..exporters.cuba import ExportError
+from ..exporters.fixed_point import GRADED_MAX, population_scale, quantise_decay, quantise_weights
+from ..tasknet import TaskNetwork
+from ..training.optim import Adam, Schedule
+from .mapping import to_cuba_lif, whiten_inputs
 
 Params = Dict[str, np.ndarray]
 
@@ -57,7 +62,7 @@ Params = Dict[str, np.ndarray]
 class LoihiLIFModel:
     """The constants of the hardware network: decays per step (12-bit values), threshold,
     readout time constant in steps (``tau_s / dt``) and the step ``dt`` in seconds (a spike
-    adds ``1 / tau_s`` in Hz to the readout trace, as :func:`brainkit.exporters.gated.readout`
+    adds ``1 / tau_s`` in Hz to the readout trace, as :func:`brainkit.loihi.mapping.readout`
     does), the fixed-point input grid ``s_in``
     (inputs are multiples of ``1/s_in``; 0 = no input quantisation) and the surrogate's
     steepness ``beta`` (per unit of ``v``)."""
@@ -73,7 +78,7 @@ class LoihiLIFModel:
 
 
 @dataclass
-class Trace:
+class HardwareTrace:
     """What the forward pass keeps for the backward pass: ``p``, ``s``, ``q`` of shape
     (T, B, N); readout ``o`` (B, T, n_out); the quantised parameters it ran with."""
 
@@ -86,17 +91,8 @@ class Trace:
     peaks: Dict[str, float] = field(default_factory=dict)
 
 
-def whiten_inputs(x: np.ndarray, d_u: float) -> np.ndarray:
-    """Trial inputs ``x`` (B, T, K) -> the values the input generator sends,
-    ``z[k] = x[k+1] - (1 - d_u) x[k]`` (``x`` after the last step = 0): with Dense's one-step
-    delay the current is then ``u[t] = U x[t]`` exactly when ``x[0] = 0`` (trials start at
-    rest; :mod:`brainkit.exporters.gated`)."""
-    nxt = np.concatenate([x[:, 1:], np.zeros_like(x[:, :1])], axis=1)
-    return nxt - (1.0 - d_u) * x
-
-
 def forward(params: Params, z: np.ndarray, m: LoihiLIFModel, soft: bool = False,
-            quantise: Optional[Callable[[Params], Params]] = None) -> Trace:
+            quantise: Optional[Callable[[Params], Params]] = None) -> HardwareTrace:
     """Run the hardware network on whitened inputs ``z`` (B, T, K); see the module docstring.
 
     ``quantise(params) -> params`` maps the weights to what the chip holds (identity if None).
@@ -132,10 +128,10 @@ def forward(params: Params, z: np.ndarray, m: LoihiLIFModel, soft: bool = False,
         peak_u = max(peak_u, float(np.max(np.abs(u), initial=0)))
         peak_v = max(peak_v, float(np.max(np.abs(p), initial=0)))
     o = np.einsum("tbn,kn->btk", Q, O)
-    return Trace(P, S, Q, o, zq, used, {"u": peak_u, "v": peak_v})
+    return HardwareTrace(P, S, Q, o, zq, used, {"u": peak_u, "v": peak_v})
 
 
-def backward(trace: Trace, dL_do: np.ndarray, m: LoihiLIFModel, soft: bool = False) -> Params:
+def backward(trace: HardwareTrace, dL_do: np.ndarray, m: LoihiLIFModel, soft: bool = False) -> Params:
     """Gradients of the loss w.r.t. ``U, W, bias, O`` (of the quantised values, which the
     straight-through estimator passes on to the float ones); see the module docstring."""
     U, W, O = trace.used["U"], trace.used["W"], trace.used["O"]
@@ -180,8 +176,6 @@ def chip_quantiser(m: LoihiLIFModel, peak_state: float, bias_max: float = 0.0,
     the population scale ``lam`` that :func:`brainkit.exporters.fixed_point.to_fixed` picks
     for a state peak ``peak_state`` (and bias), then each matrix through its 8-bit + shared
     exponent quantiser and back to float units.  Returns the function and ``{lam, ...}``."""
-    from brainkit.exporters.fixed_point import population_scale, quantise_weights
-
     lam, which, vth_int = population_scale(m.vth, max(peak_state, m.vth), bias_max, headroom)
     s_in = m.s_in or 1.0
 
@@ -245,54 +239,19 @@ def finetune(params: Params, task, m: LoihiLIFModel, steps: int = 600, batch: in
     return FinetuneResult(params, quantise(params), history, time.perf_counter() - t0, qinfo)
 
 
-def params_from_spec(spec) -> Tuple[Params, LoihiLIFModel, Dict[str, Any]]:
-    """The trainable parameters and constants of a single-copy ``cuba_lif`` task network
-    (as written by :func:`brainkit.exporters.gated.map_to_cuba_lif` with ``batch=1`` and its
-    readout): ``U`` and ``W`` in Lava's (post, pre) orientation."""
-    from brian2 import second
-
-    from brainkit.exporters.cuba import ExportError
-
-    pops = list(spec.populations.values())
-    if len(pops) != 1 or pops[0].model != "cuba_lif":
-        raise ExportError("fine-tuning needs one 'cuba_lif' population")
-    P = pops[0]
-    inp = [c for c in spec.connections.values() if c.pre in spec.inputs]
-    rec = [c for c in spec.connections.values() if c.pre == P.name and c.post == P.name]
-    if len(inp) != 1 or len(rec) != 1 or not spec.readouts:
-        raise ExportError("fine-tuning needs one input connection, one recurrent connection "
-                          "and a readout")
-    meta = spec.metadata if isinstance(spec.metadata, dict) else {}
-    tau_s = float(meta.get("readout_tau_s", 0.0))
-    dt = float(spec.dt / second)
-    if not tau_s > 0:
-        raise ExportError("fine-tuning needs metadata 'readout_tau_s' (the readout's trace)")
-    r = next(iter(spec.readouts.values()))
-    params = {"U": np.asarray(inp[0].weights, float).T.copy(),
-              "W": np.asarray(rec[0].weights, float).T.copy(),
-              "bias": np.asarray(P.initial["bias"], float) * np.ones(P.n),
-              "O": np.asarray(r.weights, float).copy()}
-    m = LoihiLIFModel(d_u=float(P.parameters["d_u"]), d_v=float(P.parameters["d_v"]),
-                      vth=float(P.parameters["vth"]), tau_s_steps=tau_s / dt, dt=dt,
-                      s_in=float(meta.get("input_grid", 0.0)))
-    return params, m, {"population": P.name, "input": inp[0].name, "recurrent": rec[0].name}
+def params_from_network(net: TaskNetwork) -> Tuple[Params, LoihiLIFModel]:
+    """The trainable parameters (``U``, ``W``, ``bias``, ``O``, all ``[post, pre]``) and the
+    constants of a ``cuba_lif`` task network (:func:`brainkit.loihi.mapping.to_cuba_lif`)."""
+    if net.neuron != "cuba_lif":
+        raise ExportError(f"fine-tuning needs a 'cuba_lif' task network, not '{net.neuron}'")
+    p = net.neuron_params
+    params = {"U": net.U.copy(), "W": net.W.copy(), "bias": net.bias.copy(), "O": net.O.copy()}
+    m = LoihiLIFModel(d_u=float(p["d_u"]), d_v=float(p["d_v"]), vth=float(p["vth"]),
+                      tau_s_steps=net.readout_tau_s / net.dt, dt=net.dt, s_in=net.input_grid)
+    return params, m
 
 
-def spec_with_params(spec, params: Params, names: Dict[str, str], meta: Dict[str, Any]):
-    """A copy of the single-copy ``cuba_lif`` task network ``spec`` with new ``params``
-    (``names`` from :func:`params_from_spec`) and extra metadata."""
-    import copy
-
-    out = copy.deepcopy(spec)
-    out.connections[names["input"]].weights = np.asarray(params["U"]).T.copy()
-    out.connections[names["recurrent"]].weights = np.asarray(params["W"]).T.copy()
-    out.populations[names["population"]].initial["bias"] = np.asarray(params["bias"]).copy()
-    next(iter(out.readouts.values())).weights = np.asarray(params["O"]).copy()
-    out.metadata = dict(out.metadata, **meta)
-    return out
-
-
-def evaluate(params: Params, task, m: LoihiLIFModel, seed: int, trials: int = 256,
+def score_on_chip(params: Params, task, m: LoihiLIFModel, seed: int, trials: int = 256,
              headroom: float = 2.0) -> Tuple[float, float, Params, Dict[str, Any]]:
     """The hardware network on ``trials`` held-out trials, quantised as the exporter will
     quantise it for them: its score, mean spikes per step and neuron, the chip's weights
@@ -311,37 +270,30 @@ def evaluate(params: Params, task, m: LoihiLIFModel, seed: int, trials: int = 25
 def finetune_file(network, out, steps: int = 600, lr: float = 0.01, batch: int = 32,
                   beta: float = 5.0, trials: int = 256, progress: bool = True) -> Dict[str, Any]:
     """``brainkit finetune``: map a trained task network to Loihi's CUBA LIF
-    (:func:`brainkit.exporters.gated.task_network`), fine-tune it with quantisation in the
+    (:func:`brainkit.loihi.mapping.to_cuba_lif`), fine-tune it with quantisation in the
     loop (:func:`finetune`) and write ``out/network.h5`` (a ``cuba_lif`` task network holding
     the chip's weights, ready for ``brainkit export``), ``out/metrics.json`` (held-out score
     of the hardware network before and after, on ``trials`` trials) and ``out/finetune.png``.
     """
     from pathlib import Path
 
-    from brainkit.exporters.cuba import ExportError
-    from brainkit.exporters.fixed_point import quantise_decay
-    from brainkit.fileio import write_json
-    from brainkit.exporters.gated import task_network
-    from brainkit.netfile import load_network, save_network
-
-    from .plots import loss_curve
-    from .tasks import get_task
+    from ..fileio import write_json
+    from ..training.plots import loss_curve
+    from ..tasknet import load_task_network, save_task_network
+    from ..training.tasks import get_task
 
     out = Path(out)
-    spec = load_network(network)
-    meta = spec.metadata if isinstance(spec.metadata, dict) else {}
-    if "task" not in meta:
-        raise ExportError(f"{network}: not a task network (no metadata 'task')")
-    task = get_task(meta["task"])
-    seed = int(meta.get("seed", 0))
-    lif = task_network(spec)
-    params, m, names = params_from_spec(lif)
+    net = load_task_network(network)
+    task = get_task(net.task)
+    seed = net.seed
+    lif = to_cuba_lif(net)
+    params, m = params_from_network(lif)
     m.beta = beta
-    where = f"{network}: population '{names['population']}'"
+    where = f"{network}: population 'hidden'"
     m.d_u = quantise_decay(m.d_u, 1, "current decay d_u", where, 0.05)[1]  # the chip's decays
     m.d_v = quantise_decay(m.d_v, 0, "voltage decay d_v", where, 0.05)[1]
     m.s_in = _input_grid(task, m.d_u)
-    before, rate_before, _, _ = evaluate(params, task, m, seed, trials)
+    before, rate_before, _, _ = score_on_chip(params, task, m, seed, trials)
     every = max(steps // 10, 1)
 
     def report(k, rec):
@@ -350,7 +302,7 @@ def finetune_file(network, out, steps: int = 600, lr: float = 0.01, batch: int =
                   f"{rec['score']:.3f}, {rec['rate']:.3f} spikes/step", flush=True)
 
     res = finetune(params, task, m, steps=steps, batch=batch, lr=lr, seed=seed, report=report)
-    after, rate_after, chip, final_q = evaluate(res.params, task, m, seed, trials)
+    after, rate_after, chip, final_q = score_on_chip(res.params, task, m, seed, trials)
     name = task.score_name
     metrics = {
         "task": task.name, "seed": seed, "network": str(network), "trials": trials,
@@ -359,18 +311,18 @@ def finetune_file(network, out, steps: int = 600, lr: float = 0.01, batch: int =
         "steps": steps, "lr": lr, "batch": batch, "beta": beta, "seconds": res.seconds,
         "input_grid": m.s_in, "quantiser": final_q, "final_loss": res.history[-1]["loss"],
         "note": "scores of the CUBA LIF hardware network in brainkit (float map with the "
-                "chip's weights and input grid); run `brainkit export` on network.h5 for "
-                "Brian2 / Lava float / Lava fixed_pt"}
-    tuned = spec_with_params(lif, chip, names, {
-        "finetuned_from": str(network), "finetune": {k: v for k, v in metrics.items()
-                                                     if k not in ("network", "quantiser")},
-        "score": after, "trained_by": "brainkit finetune",
-        "fixed_point_scales": {names["population"]: final_q["scale"]},
-        "input_grid": m.s_in})
-    pop = tuned.populations[names["population"]]
-    pop.parameters.update(d_u=m.d_u, d_v=m.d_v)
+                "chip's weights and input grid); run `brainkit export --check` on network.h5 "
+                "for Brian2 / Lava float / Lava fixed_pt"}
+    tuned = dataclasses.replace(
+        lif, U=chip["U"], W=chip["W"], bias=chip["bias"], O=chip["O"],
+        neuron_params=dict(lif.neuron_params, d_u=m.d_u, d_v=m.d_v),
+        input_grid=m.s_in, fixed_point_scales={"hidden": final_q["scale"]},
+        metadata=dict(lif.metadata, finetuned_from=str(network), score=after,
+                      trained_by="brainkit finetune",
+                      finetune={k: v for k, v in metrics.items()
+                                if k not in ("network", "quantiser")}))
     out.mkdir(parents=True, exist_ok=True)
-    save_network(out / "network.h5", tuned)
+    save_task_network(out / "network.h5", tuned)
     loss_curve([h["loss"] for h in res.history], out / "finetune.png",
                title=f"{task.name}: hardware-aware fine-tuning (surrogate gradient)")
     write_json(out / "metrics.json", metrics)
@@ -380,33 +332,6 @@ def finetune_file(network, out, steps: int = 600, lr: float = 0.01, batch: int =
 def _input_grid(task, d_u: float) -> float:
     """The fixed-point input scale the exporter will pick (a power of 2 with the largest
     whitened input at most 127) for this task's inputs."""
-    from brainkit.exporters.fixed_point import GRADED_MAX
-
     x = task.sample(np.random.default_rng(0), 64).x
     zmax = float(np.max(np.abs(whiten_inputs(x, d_u))))
     return 2.0 ** math.floor(math.log2(GRADED_MAX / zmax)) if zmax > 0 else 1.0
-
-
-def main(args) -> int:
-    """Entry point of ``brainkit finetune`` (``args`` from :mod:`brainkit.cli`)."""
-    import sys
-
-    from brainkit.exporters.cuba import ExportError
-    from brainkit.netfile import NetworkFileError
-
-    from .tasks import TaskError, get_task
-
-    if args.steps < 1 or args.trials < 1:
-        print("brainkit finetune: --steps and --trials must be >= 1", file=sys.stderr)
-        return 2
-    try:
-        m = finetune_file(args.network, args.out, steps=args.steps, lr=args.lr,
-                          trials=args.trials)
-    except (NetworkFileError, ExportError, TaskError, FloatingPointError) as exc:
-        print(f"brainkit finetune: {exc}", file=sys.stderr)
-        return 2
-    name = get_task(m["task"]).score_name
-    print(f"finetuned {args.network} -> {args.out}/network.h5: {name} of the Loihi network "
-          f"{m[f'{name}_hardware_before']:.3f} -> {m[f'{name}_hardware_after']:.3f} "
-          f"({m['trials']} held-out trials, {m['steps']} steps in {m['seconds']:.1f} s)")
-    return 0
