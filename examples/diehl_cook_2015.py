@@ -338,22 +338,17 @@ dge/dt = -ge/tau_ge : 1""")
         from brian2 import ms, second
         from brian2.devices.device import get_device, reset_device, set_device
 
+        from brainkit.engine import compile_prefs, runtime_device
+
         duration = self.chunk * T_BLOCK * ms
         if self.backend == "runtime":
-            previous = get_device()
-            set_device("runtime")
-            old_target = b2.prefs.codegen.target
-            b2.prefs.codegen.target = "numpy"
-            try:
+            with runtime_device("numpy"):
                 b2.seed(self.seed)
                 self._build(self._queue(images))
                 o = self._objects
                 for (obj, var), val in self._values(images, learn).items():
                     setattr(o[obj], var, val)
                 o["net"].run(duration)
-            finally:
-                b2.prefs.codegen.target = old_target
-                reset_device(previous)
         else:
             if self._objects is None:
                 from brian2.utils.filelock import FileLock
@@ -367,8 +362,7 @@ dge/dt = -ge/tau_ge : 1""")
                 set_device("cpp_standalone", directory=directory, build_on_run=False)
                 try:
                     with FileLock(os.path.join(directory, "build.lock")):
-                        b2.prefs.codegen.cpp.extra_compile_args_gcc = ["-w", "-O3",
-                                                                       "-march=native"]
+                        compile_prefs()
                         b2.seed(self.seed)
                         self._build(self._queue([]))
                         self._objects["net"].run(duration)
