@@ -6,7 +6,8 @@ name                what runs
 ``runtime``         Brian2 runtime mode (code generation to Cython, or numpy with
                     ``codegen_target='numpy'``); objects are rebuilt for every run
 ``cpp_standalone``  Brian2 C++ standalone: compiled once per network, re-run with new values
-                    through ``device.run(run_args=...)`` (no recompile)
+                    through ``device.run(run_args=...)`` (no recompile;
+                    :class:`brainkit.engine.StandaloneEngine`)
 ``cuda_standalone`` brian2cuda (needs the ``brainkit[cuda]`` extra and an NVIDIA GPU)
 ``genn``            brian2genn (needs brian2 < 2.6 and GeNN: not installable beside brian2 2.9)
 =================== ==========================================================================
