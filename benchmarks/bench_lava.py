@@ -37,7 +37,7 @@ def main(argv=None) -> int:
     from brainkit.exporters.cuba import to_cuba
     from brainkit.exporters.fixed_point import quantise_inputs, to_fixed
     from brainkit.exporters.inputs import input_values
-    from brainkit.exporters.lava import run_lava
+    from brainkit.loihi.lava_env import run_lava
     from brainkit.exporters.loihi_ref import simulate
     from brainkit.loihi.random_network import random_cuba_network
     from brainkit.network_spec import simulate_brian2

@@ -1,6 +1,14 @@
 """A :class:`~brainkit.exporters.cuba.CubaNetwork` as Lava processes, run on Lava's CPU
 simulator.
 
+This module runs where lava-nc is installed: its own Python 3.10 environment (``.venv-lava``;
+lava-nc 0.10.0 needs numpy < 2 and Python < 3.11), which needs only numpy and lava-nc, no
+Brian2.  There, :func:`build_processes` gives the Lava processes of an exported network
+(:func:`brainkit.exporters.cuba.load_cuba`) to wire into a Lava program, and
+``python -m brainkit.exporters.lava NET.npz INPUTS.npz STEPS OUT.npz`` runs one
+(:func:`main`; what :func:`brainkit.loihi.lava_env.run_lava` calls from the core
+environment, which never imports lava).
+
 Processes (lava-nc 0.10.0)::
 
     RingBuffer (lava.proc.io.source)   input generator: channel values x[:, t-1] at step t
@@ -13,7 +21,7 @@ run under ``Loihi2SimCfg(select_tag='floating_pt')`` for a float network and
 ``Loihi2SimCfg(select_tag='fixed_pt')`` (the bit-accurate models ``PyLifModelBitAcc`` and
 ``PyDenseModelBitAcc``) for a fixed-point one.  Binary inputs and spikes use
 ``num_message_bits=0``; analog ('current') input channels are graded values
-(``num_message_bits=24``).  :func:`run_lava` always stops the runtime (its worker processes),
+(``num_message_bits=24``).  :func:`run_processes` always stops the runtime (its worker processes),
 also when the run fails.
 """
 
@@ -104,8 +112,9 @@ def build_processes(net: CubaNetwork, inputs: Dict[str, np.ndarray], steps: int)
     return procs
 
 
-def run_lava(net: CubaNetwork, inputs: Dict[str, np.ndarray], steps: int) -> LavaRun:
-    """Build and run ``net`` on Lava's CPU simulator for ``steps`` steps; always stops it."""
+def run_processes(net: CubaNetwork, inputs: Dict[str, np.ndarray], steps: int) -> LavaRun:
+    """Build and run ``net`` on Lava's CPU simulator for ``steps`` steps in this process
+    (lava-nc must be importable); always stops it."""
     _import_lava()
     from lava.magma.core.run_conditions import RunSteps
     from lava.magma.core.run_configs import Loihi2SimCfg
@@ -134,3 +143,65 @@ def run_lava(net: CubaNetwork, inputs: Dict[str, np.ndarray], steps: int) -> Lav
     finally:
         if started:
             first.stop()
+
+
+def save_run(path, run: LavaRun) -> None:
+    """Write a :class:`LavaRun` as one ``.npz`` file, atomically."""
+    import os
+    import tempfile
+
+    arrays = {"seconds": np.float64(run.seconds), "build_seconds": np.float64(run.build_seconds)}
+    for key in ("spikes", "u", "v"):
+        for p, a in getattr(run, key).items():
+            arrays[f"{key}/{p}"] = np.asarray(a)
+    fd, tmp = tempfile.mkstemp(prefix=".lava_run.", suffix=".npz", dir=os.path.dirname(
+        os.path.abspath(path)))
+    os.close(fd)
+    try:
+        np.savez(tmp, **arrays)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def load_run(path) -> LavaRun:
+    """Read a file written by :func:`save_run`."""
+    out = LavaRun(spikes={})
+    with np.load(path) as f:
+        out.seconds, out.build_seconds = float(f["seconds"]), float(f["build_seconds"])
+        for k in f.files:
+            if "/" in k:
+                key, p = k.split("/", 1)
+                getattr(out, key)[p] = f[k]
+    return out
+
+
+def main(argv=None) -> int:
+    """``python -m brainkit.exporters.lava NET.npz INPUTS.npz STEPS OUT.npz``: run an exported
+    network (:func:`brainkit.exporters.cuba.save_cuba`) on the inputs ``{input: (T, n)}`` of
+    ``INPUTS.npz`` and write the :class:`LavaRun` to ``OUT.npz``.  Exit 2 with one line on
+    stderr for a network or inputs Lava cannot run."""
+    import sys
+
+    from .cuba import load_cuba
+
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 4:
+        print("usage: python -m brainkit.exporters.lava NET.npz INPUTS.npz STEPS OUT.npz",
+              file=sys.stderr)
+        return 2
+    try:
+        net = load_cuba(args[0])
+        with np.load(args[1]) as f:
+            inputs = {k: f[k] for k in f.files}
+        save_run(args[3], run_processes(net, inputs, int(args[2])))
+    except ExportError as exc:
+        print(f"lava: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover - run as a module in the Lava environment
+    raise SystemExit(main())

@@ -17,7 +17,7 @@ from brainkit.exporters.cuba import (CONVERTERS, CubaConnection, CubaNetwork, Cu
 from brainkit.loihi.random_network import random_cuba_network
 from brainkit.network_spec import simulate_brian2
 from brainkit.exporters.fixed_point import to_fixed
-from brainkit.exporters.lava import run_lava
+from brainkit.loihi.lava_env import run_lava
 from brainkit.netfile import NetworkSpec, PopulationSpec, save_network
 
 

@@ -71,20 +71,13 @@ def _under(name: str, prefixes) -> bool:
     return any(name == p or name.startswith(p + ".") for p in prefixes)
 
 
-def test_exporters_import_neither_training_nor_a_simulator():
+@pytest.mark.parametrize("folder", ["exporters", "brainkit/training"])
+def test_exporters_and_training_import_only_the_layers_below_them(folder):
+    """The exporters import neither training nor a simulator; training nothing above it."""
     bad = []
-    for path in _modules("exporters"):
+    for path in _modules(folder):
         for name, line, _, _ in _imports(path):
-            if not _under(name, ALLOWED["exporters"]):
-                bad.append(f"{path.relative_to(ROOT)}:{line} imports {name}")
-    assert not bad, "\n".join(bad)
-
-
-def test_training_imports_nothing_above_it():
-    bad = []
-    for path in _modules("brainkit/training"):
-        for name, line, _, _ in _imports(path):
-            if not _under(name, ALLOWED["brainkit/training"]):
+            if not _under(name, ALLOWED[folder]):
                 bad.append(f"{path.relative_to(ROOT)}:{line} imports {name}")
     assert not bad, "\n".join(bad)
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from brainkit.exporters.cuba import CubaConnection, CubaNetwork, CubaPopulation
-from brainkit.exporters.lava import run_lava
+from brainkit.loihi.lava_env import run_lava
 from brainkit.exporters.loihi_ref import (LoihiOverflowError, effective_weights, simulate)
 
 

@@ -51,7 +51,7 @@ def compare(spec, steps: int, seed: int = 0, values=None, backend: str = "runtim
     """Run Brian2, Lava float, Lava fixed and the Loihi reference on the same inputs.
 
     Returns ``(metrics, float network, fixed network, runs)``."""
-    from ..exporters.lava import run_lava
+    from .lava_env import run_lava
 
     inputs = input_values(spec, steps, seed=seed, values=values)
     cuba = to_cuba(spec)
