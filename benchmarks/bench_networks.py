@@ -249,6 +249,7 @@ def run_brian2(model, n, seed, duration_ms, build_dir, repeats=1):
     from brian2 import cm, mV, ms, msiemens, nS, siemens, ufarad, umetre
 
     from brainkit.engine import StandaloneEngine
+    from brainkit.results import copy_out
 
     n_e, n_i, conn = connectivity(n, seed)
     init = initial_values(model, n, seed)
@@ -331,15 +332,15 @@ def run_brian2(model, n, seed, duration_ms, build_dir, repeats=1):
         return wall, float(device._last_run_time), cpu
 
     runs = repeat_runs(once, repeats)
-    counts = np.bincount(np.asarray(mon.i[:]), minlength=n)
+    counts = np.bincount(copy_out(mon.i[:]), minlength=n)
     outdeg = np.zeros(n, int)
-    outdeg[:n_e] = np.bincount(Ce.i[:], minlength=n_e)
-    outdeg[n_e:] = np.bincount(Ci.i[:], minlength=n_i)
+    outdeg[:n_e] = np.bincount(copy_out(Ce.i[:]), minlength=n_e)
+    outdeg[n_e:] = np.bincount(copy_out(Ci.i[:]), minlength=n_i)
     return {"compile_s": engine.compile_s, "run_s": _fastest(runs, 0),
             "binary_s": _fastest(runs, 1), "cpu_s": _fastest(runs, 2), "runs": runs,
             "results_bytes": results_bytes(device),
             "counts": counts, "outdeg": outdeg, "n_syn": int(len(Ce) + len(Ci)),
-            "spikes": (np.asarray(mon.i[:]), np.asarray(mon.t[:] / ms))}
+            "spikes": (copy_out(mon.i[:]), copy_out(mon.t[:] / ms))}
 
 
 def summary(r, n, duration_s):

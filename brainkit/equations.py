@@ -24,7 +24,8 @@ from __future__ import annotations
 import copy
 from typing import Any, Dict, List, Optional, Sequence, Union
 
-from .library import Model, ModelError, evaluate_expression
+from .library import (WEIGHT_UNIT, Model, ModelError, evaluate_expression,
+                      fill_unit_placeholders)
 
 __all__ = ["MAX_EXACT_STATES", "integration_methods", "owned_names", "post_equations",
            "pre_equations", "scale_weight_parameters", "suffix_names", "unit_string",
@@ -39,7 +40,7 @@ def weight_unit(synapse: Model, post: Model):
     presynaptic trace (1/second) into the input unit of the target neuron model ``post``."""
     from brian2 import get_unit, second
 
-    if "{WEIGHT_UNIT}" in synapse.equations:
+    if WEIGHT_UNIT in synapse.equations:
         return get_unit((evaluate_expression(post.input["unit"], {}) * second).dim) \
             if post.input["unit"] != "1" else second
     eqs = synapse.brian2_equations()
@@ -119,7 +120,7 @@ def pre_equations(synapse: Model, neuron: Model, suffix: str, keep: Sequence[str
                          "equation", neuron.path)
     rhs = str(eqs[vname].expr)
     vu = unit_string(get_unit(eqs[vname].dim))
-    text = synapse.pre_equations.replace("{GATE_UNIT}", "1" if vu == "1" else f"1/{vu}")
+    text = fill_unit_placeholders(synapse.pre_equations, gate_unit="1" if vu == "1" else f"1/{vu}")
     text = word_substitute(text, {"dVdt": f"({rhs})", "zone_distance": f"({volt['distance']})",
                                   "zone_width": f"({volt['width']})", "V": vname})
     eqs = Equations(text)
@@ -141,7 +142,7 @@ def scale_weight_parameters(rule: Model, synapse: Model, overrides: Dict[str, An
     from brian2 import get_unit
     from brian2.units.fundamentalunits import get_dimensions
 
-    if "{WEIGHT_UNIT}" in synapse.equations:
+    if WEIGHT_UNIT in synapse.equations:
         if post is None:
             raise ModelError(f"plasticity rule '{rule.name}' on synapse '{synapse.name}': the "
                              "weight unit depends on the target neuron, which was not given")

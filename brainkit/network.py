@@ -38,7 +38,7 @@ from .backends import STANDALONE, check_backend
 from .engine import StandaloneEngine, runtime_device
 from .equations import (integration_methods, post_equations, pre_equations,
                         scale_weight_parameters, suffix_names, unit_string, weight_unit)
-from .library import Model, ModelError, load_model
+from .library import Model, ModelError, fill_unit_placeholders, load_model
 from .results import Results
 
 _counter = itertools.count()
@@ -546,9 +546,9 @@ class Network:
 
         syn, plast = c.synapse, c.plasticity
         namespace = dict(syn.parameters)
-        model = syn.equations.replace(
-            "{WEIGHT_UNIT}",
-            unit_string(weight_unit(syn, self.populations[c.post].model)))
+        model = fill_unit_placeholders(
+            syn.equations,
+            weight_unit=unit_string(weight_unit(syn, self.populations[c.post].model)))
         if c.shared_weight:  # 'w : unit' -> 'w : unit (shared, constant)'
             model, n = re.subn(r"(?m)^(\s*w\s*:\s*[^(#\n]*?)\s*$",
                                r"\1 (shared, constant)", model)

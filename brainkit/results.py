@@ -8,6 +8,20 @@ from typing import Any, Dict, Tuple
 import numpy as np
 
 
+def copy_out(values):
+    """A copy (with units) of an array read from a Brian2 object.
+
+    Brian2 >= 2.10 keeps a standalone network's arrays in C++ memory that is freed with the
+    Network (and refilled by its next run): a view kept from ``mon.t[:]`` or
+    ``var.get_value()`` silently turns into garbage.  Everything brainkit keeps is read
+    through this function."""
+    from brian2.units.fundamentalunits import Quantity
+
+    if isinstance(values, Quantity):
+        return Quantity(np.array(values, dtype=values.dtype, copy=True), dim=values.dim)
+    return np.array(values, copy=True)
+
+
 @dataclass
 class Results:
     """What a :meth:`brainkit.Network.run` recorded.
@@ -45,14 +59,14 @@ class Results:
             res.sizes[name] = len(g)
         for name, S in objects.get("synapses", {}).items():
             if "w" in S.variables:
-                res.weights[name] = S.w[:]
+                res.weights[name] = copy_out(S.w[:])
         for target, what, mon in objects["monitors"]:
             if what == "spikes":
-                res.spikes[target] = (np.asarray(mon.i[:], dtype=int), mon.t[:])
+                res.spikes[target] = (copy_out(mon.i[:]).astype(int), copy_out(mon.t[:]))
             else:
                 tr = res.traces.setdefault(target, {})
-                tr[what] = getattr(mon, what)[:]
-                tr["t"] = mon.t[:]
+                tr[what] = copy_out(getattr(mon, what)[:])
+                tr["t"] = copy_out(mon.t[:])
                 tr["index"] = np.asarray(mon.record, dtype=int) if not isinstance(
                     mon.record, bool) else np.arange(len(objects["groups"][target]))
         return res

@@ -118,7 +118,7 @@ def task_network(model, params: Dict[str, np.ndarray], task: Task, h: dict,
                        readout_tau_s=float(sm.parameters["tau_s"] / second),
                        seed=int(metadata.get("seed", 0)), neuron_params=dict(nm.parameters),
                        synapse_params=dict(sm.parameters),
-                       weight_unit=repr(model._units()["w_q"]), metadata=dict(metadata))
+                       weight_unit=repr(model.weight_unit), metadata=dict(metadata))
 
 
 def train(task_name: str, out, quick: bool = False, resume: bool = False,

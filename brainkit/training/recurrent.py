@@ -61,6 +61,7 @@ import numpy as np
 from ..engine import StandaloneEngine, runtime_device
 from ..equations import pre_equations, unit_string
 from ..library import Model, evaluate_expression, load_model
+from ..results import copy_out
 from .adjoint import (SYN_SUFFIX, DiscreteSystem, NotDifferentiableError, adjoint_gradients,
                       derive_system)
 
@@ -245,6 +246,12 @@ class RecurrentSNN:
         return x
 
     # ------------------------------------------------------------------ building
+    @property
+    def weight_unit(self):
+        """Brian2 unit of the recurrent weights ``W``: the neuron's input unit over the synapse
+        trace's unit (``second`` for the theta neuron's gated synapse)."""
+        return self._units()["w_q"]
+
     def _units(self):
         from brian2 import get_unit, second
         from brian2.units.fundamentalunits import DIMENSIONLESS, get_dimensions
@@ -452,7 +459,7 @@ class RecurrentSNN:
         T, B, N = self.steps, self.batch, self.n_hidden
         states = {}
         for k in list(self.system.states) + [self.system.input_name]:
-            raw = np.asarray(mon.variables[k].get_value(), dtype=np.float64)  # (T, B*N)
+            raw = copy_out(mon.variables[k].get_value()).astype(np.float64)  # (T, B*N)
             if raw.shape != (T, B * N):
                 raw = raw.reshape(-1, B * N)[:T]
             states[k] = raw.reshape(T, B, N)
@@ -462,8 +469,8 @@ class RecurrentSNN:
         spikes = []
         if "spikes" in objs:
             sm = objs["spikes"]
-            ii = np.asarray(sm.i[:], dtype=np.int64)
-            tt = np.rint(np.asarray(sm.t_[:]) / self.dt_s).astype(np.int64)
+            ii = copy_out(sm.i[:]).astype(np.int64)
+            tt = np.rint(copy_out(sm.t_[:]) / self.dt_s).astype(np.int64)
             for b in range(B):
                 sel = (ii >= b * N) & (ii < (b + 1) * N)
                 spikes.append((ii[sel] - b * N, tt[sel]))
