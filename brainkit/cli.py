@@ -51,11 +51,10 @@ def _parser() -> argparse.ArgumentParser:
 
     from .exporters import TARGETS
 
-    e = sub.add_parser("export", help="export a network file (targets: "
-                                      + "; ".join(f"{k}: {t.help}" for k, t in TARGETS.items())
-                                      + ")")
+    e = sub.add_parser("export", help="export a network file to " + ", ".join(TARGETS))
     e.add_argument("network")
-    e.add_argument("--to", required=True, choices=list(TARGETS))
+    e.add_argument("--to", required=True, choices=list(TARGETS),
+                   help="; ".join(f"{k}: {t.help}" for k, t in TARGETS.items()))
     e.add_argument("--out", required=True)
     e.add_argument("--check", action="store_true",
                    help="also run it in Brian2, Lava float and Lava fixed_pt and compare")

@@ -39,17 +39,32 @@ def _assert_lava_equals_reference(net, x, steps):
     return ref
 
 
-def test_effective_weights_are_lavas_clip_and_truncate():
-    from lava.utils.weightutils import (SignMode, clip_weights, determine_sign_mode,
-                                        truncate_weights)
+def test_effective_weights_are_lavas_clip_and_truncate(tmp_path):
+    """Lava's own clip_weights/truncate_weights (run in the Lava environment) give the
+    weights brainkit's reference uses."""
+    import subprocess
+
+    from brainkit.loihi.lava_env import lava_python
 
     rng = np.random.default_rng(0)
-    for lo, hi in ((-400, 400), (0, 400), (-400, 0), (-256, 255), (-3, 3)):
-        w = rng.integers(lo, hi + 1, (7, 9))
-        mode = determine_sign_mode(w)
-        lava = truncate_weights(clip_weights(w, mode, num_bits=8), mode, 8)
-        np.testing.assert_array_equal(effective_weights(w), lava)
-    assert SignMode.MIXED == determine_sign_mode(np.array([[-1, 1]]))
+    ws = {f"w{k}": rng.integers(lo, hi + 1, (7, 9)) for k, (lo, hi) in
+          enumerate(((-400, 400), (0, 400), (-400, 0), (-256, 255), (-3, 3)))}
+    np.savez(tmp_path / "w.npz", **ws)
+    script = (
+        "import sys, numpy as np\n"
+        "from lava.utils.weightutils import (SignMode, clip_weights, determine_sign_mode,\n"
+        "                                    truncate_weights)\n"
+        "f = np.load(sys.argv[1])\n"
+        "out = {k: truncate_weights(clip_weights(f[k], determine_sign_mode(f[k]), num_bits=8),\n"
+        "                           determine_sign_mode(f[k]), 8) for k in f.files}\n"
+        "assert SignMode.MIXED == determine_sign_mode(np.array([[-1, 1]]))\n"
+        "np.savez(sys.argv[2], **out)\n")
+    run = subprocess.run([str(lava_python()), "-c", script, str(tmp_path / "w.npz"),
+                          str(tmp_path / "lava.npz")], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr[-2000:]
+    with np.load(tmp_path / "lava.npz") as lava:
+        for k, w in ws.items():
+            np.testing.assert_array_equal(effective_weights(w), lava[k])
     np.testing.assert_array_equal(effective_weights(np.array([[-3, 3, 255, -256]])),
                                   [[-4, 2, 254, -256]])  # mixed sign: even, toward -inf
 

@@ -152,7 +152,7 @@ def test_exp_current_psc_peak_charge_and_psp(run):
     assert I[0].max() == pytest.approx(w, rel=1e-12)
     assert t[np.argmax(I[0])] == pytest.approx(T0, abs=1e-12)
     # charge: trapezoid rule over the samples; its error for an exponential is (dt/tau)^2/12
-    assert np.trapz(I[0], t) == pytest.approx(w * tau, rel=(float(DT) / tau) ** 2 / 12 * 1.5)
+    assert np.trapezoid(I[0], t) == pytest.approx(w * tau, rel=(float(DT) / tau) ** 2 / 12 * 1.5)
     # the current drives the LIF: PSP u(t) = R w tau_s/(tau_s - tau_m) (e^{-t/tau_s} - e^{-t/tau_m})
     lif = load_model("lif").parameters
     tau_m, R, E_L = float(lif["tau_m"]), float(lif["R"]), float(lif["E_L"])
@@ -171,7 +171,7 @@ def _check_alpha_current(res, conns, atol):
     assert t[k] == pytest.approx(T0 + tau, abs=1e-12)  # tau is a multiple of dt
     assert I[0, k] == pytest.approx(w, abs=atol * w)
     # trapezoid rule: error O((dt/tau)^2)
-    assert np.trapz(I[0], t) == pytest.approx(np.e * w * tau, rel=1e-4)
+    assert np.trapezoid(I[0], t) == pytest.approx(np.e * w * tau, rel=1e-4)
 
 
 def _check_biexp_current(res, conns, atol):
@@ -187,7 +187,7 @@ def _check_biexp_current(res, conns, atol):
     k = np.argmax(I[0])
     assert abs(t[k] - (T0 + t_peak)) <= float(DT)
     assert I[0, k] == pytest.approx(w, rel=1e-3)
-    assert np.trapz(I[0], t) == pytest.approx(w * (td - tr) / d_peak, rel=1e-3)
+    assert np.trapezoid(I[0], t) == pytest.approx(w * (td - tr) / d_peak, rel=1e-3)
 
 
 # rk4 probe: per step the relative error of an exponential decay is (dt/tau)^5/120; with the
