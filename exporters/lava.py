@@ -5,9 +5,9 @@ This module runs where lava-nc is installed: its own Python 3.10 environment (``
 lava-nc 0.10.0 needs numpy < 2 and Python < 3.11), which needs only numpy and lava-nc, no
 Brian2.  There, :func:`build_processes` gives the Lava processes of an exported network
 (:func:`brainkit.exporters.cuba.load_cuba`) to wire into a Lava program, and
-``python -m brainkit.exporters.lava NET.npz INPUTS.npz STEPS OUT.npz`` runs one
-(:func:`main`; what :func:`brainkit.loihi.lava_env.run_lava` calls from the core
-environment, which never imports lava).
+``python -m brainkit.exporters.lava JOBS.json`` runs some (:func:`main`; what
+:func:`brainkit.loihi.lava_env.run_lava` calls from the core environment, which never
+imports lava).
 
 Processes (lava-nc 0.10.0)::
 
@@ -179,24 +179,28 @@ def load_run(path) -> LavaRun:
 
 
 def main(argv=None) -> int:
-    """``python -m brainkit.exporters.lava NET.npz INPUTS.npz STEPS OUT.npz``: run an exported
-    network (:func:`brainkit.exporters.cuba.save_cuba`) on the inputs ``{input: (T, n)}`` of
-    ``INPUTS.npz`` and write the :class:`LavaRun` to ``OUT.npz``.  Exit 2 with one line on
+    """``python -m brainkit.exporters.lava JOBS.json``: run exported networks
+    (:func:`brainkit.exporters.cuba.save_cuba`), one after the other in this process.
+    ``JOBS.json`` lists ``{"network": NET.npz, "inputs": INPUTS.npz, "steps": T, "out":
+    OUT.npz}``; each run's :class:`LavaRun` goes to its ``out``.  Exit 2 with one line on
     stderr for a network or inputs Lava cannot run."""
+    import json
     import sys
 
     from .cuba import load_cuba
 
     args = sys.argv[1:] if argv is None else argv
-    if len(args) != 4:
-        print("usage: python -m brainkit.exporters.lava NET.npz INPUTS.npz STEPS OUT.npz",
-              file=sys.stderr)
+    if len(args) != 1:
+        print("usage: python -m brainkit.exporters.lava JOBS.json", file=sys.stderr)
         return 2
     try:
-        net = load_cuba(args[0])
-        with np.load(args[1]) as f:
-            inputs = {k: f[k] for k in f.files}
-        save_run(args[3], run_processes(net, inputs, int(args[2])))
+        with open(args[0]) as f:
+            jobs = json.load(f)
+        for job in jobs:
+            net = load_cuba(job["network"])
+            with np.load(job["inputs"]) as f:
+                inputs = {k: f[k] for k in f.files}
+            save_run(job["out"], run_processes(net, inputs, int(job["steps"])))
     except ExportError as exc:
         print(f"lava: {exc}", file=sys.stderr)
         return 2

@@ -51,7 +51,7 @@ def compare(spec, steps: int, seed: int = 0, values=None, backend: str = "runtim
     """Run Brian2, Lava float, Lava fixed and the Loihi reference on the same inputs.
 
     Returns ``(metrics, float network, fixed network, runs)``."""
-    from .lava_env import run_lava
+    from .lava_env import run_lava_many
 
     inputs = input_values(spec, steps, seed=seed, values=values)
     cuba = to_cuba(spec)
@@ -62,8 +62,7 @@ def compare(spec, steps: int, seed: int = 0, values=None, backend: str = "runtim
     t0 = time.perf_counter()
     b2, b2res = simulate_brian2(spec, inputs, steps, backend=backend)
     b2_s = time.perf_counter() - t0
-    lf = run_lava(cuba, inputs, steps)
-    lx = run_lava(fixed, ints, steps)
+    lf, lx = run_lava_many([(cuba, inputs, steps), (fixed, ints, steps)])
     m: Dict[str, Any] = {"steps": steps, "dt_seconds": cuba.dt, "populations": {}}
     total_mis = 0
     for p in spec.populations:

@@ -14,11 +14,12 @@ brainkit source tree (``make venv-lava`` builds it).
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import subprocess
 import tempfile
 from pathlib import Path
-from typing import Dict
+from typing import Dict, List, Sequence, Tuple
 
 import numpy as np
 
@@ -57,10 +58,17 @@ def run_lava(net: CubaNetwork, inputs: Dict[str, np.ndarray], steps: int) -> Lav
     ExportError
         Lava refused the network or the inputs (its message).
     """
+    return run_lava_many([(net, inputs, steps)])[0]
+
+
+def run_lava_many(jobs: Sequence[Tuple[CubaNetwork, Dict[str, np.ndarray], int]]
+                  ) -> List[LavaRun]:
+    """:func:`run_lava` for several ``(net, inputs, steps)``, in one start of the Lava
+    environment (its interpreter and lava's import take seconds)."""
     if lava_in_process():
         from ..exporters.lava import run_processes
 
-        return run_processes(net, inputs, steps)
+        return [run_processes(net, inputs, steps) for net, inputs, steps in jobs]
     python = lava_python()
     if not python.is_file():
         raise LavaUnavailable(
@@ -70,15 +78,20 @@ def run_lava(net: CubaNetwork, inputs: Dict[str, np.ndarray], steps: int) -> Lav
             "lava-nc 0.10.0 and brainkit")
     with tempfile.TemporaryDirectory(prefix="brainkit_lava_") as tmp:
         tmp = Path(tmp)
-        save_cuba(tmp / "net.npz", net)
-        np.savez(tmp / "inputs.npz", **{k: np.asarray(v) for k, v in inputs.items()})
-        run = subprocess.run([str(python), "-m", "brainkit.exporters.lava", str(tmp / "net.npz"),
-                              str(tmp / "inputs.npz"), str(int(steps)), str(tmp / "run.npz")],
-                             capture_output=True, text=True, cwd=tmp)
+        manifest = []
+        for k, (net, inputs, steps) in enumerate(jobs):
+            job = {"network": str(tmp / f"net{k}.npz"), "inputs": str(tmp / f"inputs{k}.npz"),
+                   "steps": int(steps), "out": str(tmp / f"run{k}.npz")}
+            save_cuba(job["network"], net)
+            np.savez(job["inputs"], **{n: np.asarray(v) for n, v in inputs.items()})
+            manifest.append(job)
+        (tmp / "jobs.json").write_text(json.dumps(manifest))
+        run = subprocess.run([str(python), "-m", "brainkit.exporters.lava",
+                              str(tmp / "jobs.json")], capture_output=True, text=True, cwd=tmp)
         if run.returncode == 2:
             raise ExportError(run.stderr.strip().splitlines()[-1].removeprefix("lava: "))
         if run.returncode != 0:
             tail = "\n".join(run.stderr.strip().splitlines()[-5:])
             raise LavaUnavailable(f"the Lava environment ({python}) failed (exit "
                                   f"{run.returncode}):\n{tail}")
-        return load_run(tmp / "run.npz")
+        return [load_run(job["out"]) for job in manifest]
