@@ -4,7 +4,7 @@ Reproduces the LIF oscillator task of W. Nicola, C. Clopath, "Supervised learnin
 neural networks with FORCE training", Nat. Commun. 8 (2017) 2208, Fig. 2 (a 5 Hz sinusoid
 learned by 2000 LIF neurons with FORCE / recursive least squares, D. Sussillo, L. F. Abbott,
 Neuron 63 (2009) 544-557), and tries a sum of two sines, f(t) = (sin(2 pi 5 t) +
-sin(2 pi 10 t))/2 (our choice of frequencies).  Network and constants: :mod:`brainkit.force`
+sin(2 pi 10 t))/2 (our choice of frequencies).  Network and constants: :mod:`brainkit.training.force`
 (N = 2000, tau_m = 10 ms, t_ref = 2 ms, V_r = -65 mV, V_th = BIAS = -40 mV, tau_r = 2 ms,
 tau_d = 20 ms, p = 0.1, dt = 0.05 ms, RLS every 2.5 ms, 1/lambda = 0.1 dt: the values of
 Nicola & Clopath's LIF code).  Per-target chaos G and feedback Q (``SETTINGS``; ``--G``/``--Q``
@@ -18,7 +18,7 @@ Metrics (metrics.json): ``post_training_nmse`` = mean((z - f)^2)/var(f) over the
 (a zero readout scores 1; an output of the right waveform with a drifted phase scores up to
 ~4); ``post_training_nmse_best_shift`` = phase-invariant error: the test window is cut in 1 s
 windows, in each the NMSE against the target delayed by the best of 0..200 ms (one period;
-:func:`brainkit.force.best_shift_nmse`), averaged (``_max``: the worst window);
+:func:`brainkit.training.force.best_shift_nmse`), averaged (``_max``: the worst window);
 ``output_peak_frequency_hz``: largest Fourier peak of z over the test window.  The paper
 reports no NMSE; its figure shows the output on the target after training.
 
@@ -75,7 +75,8 @@ import numpy as np
 from brian2 import second
 
 from brainkit.fileio import atomic_write, write_json
-from brainkit.force import ForceNetwork, best_shift_nmse, nmse
+from brainkit.training.force import ForceNetwork, best_shift_nmse
+from brainkit.training.losses import nmse
 
 parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
 parser.add_argument("--out", default="out/force_learning")
@@ -125,7 +126,7 @@ metrics = {"paper": "Nicola & Clopath 2017, Fig. 2a (LIF, 5 Hz sine); Sussillo &
            "output_peak_frequency_hz": {}, "rate_hz": {}, "timings": {},
            "best_shift_definition": "for each 1 s window of the test window: the smallest NMSE "
            "of the output against the target delayed by 0..200 ms (one period of both targets, "
-           "1 ms steps; brainkit.force.best_shift_nmse); _best_shift is the mean over the "
+           "1 ms steps; brainkit.training.force.best_shift_nmse); _best_shift is the mean over the "
            "windows, _best_shift_max the largest"}
 PERIOD = 0.2  # s, the period of both targets (5 Hz; 5 + 10 Hz)
 

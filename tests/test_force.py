@@ -1,4 +1,4 @@
-"""FORCE learning (brainkit.force, examples/force_learning.py).
+"""FORCE learning (brainkit.training.force, examples/force_learning.py).
 
 Fast: the RLS step against the closed-form ridge regression (fed one row at a time, RLS is
 exactly (R^T R + lambda I)^-1 R^T y); its input checks; the in-binary C++ RLS against the numpy
@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 from brian2 import ms, second
 
-from brainkit.force import ForceNetwork, best_shift_nmse, nmse, rls_update
+from brainkit.training.force import ForceNetwork, best_shift_nmse, rls_update
+from brainkit.training.losses import nmse
 
 
 @pytest.mark.parametrize("m", [None, 3])

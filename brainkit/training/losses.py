@@ -163,8 +163,15 @@ def nmse(o, target, mask=None) -> float:
     r"""Normalised mean squared error :math:`\sum m (o-y)^2 / \sum m (y - \bar y)^2`.
 
     ``\bar y`` is the masked mean of the target per output channel, so NMSE = 1 is what the
-    best constant readout scores and 0 is a perfect reproduction.
+    best constant readout scores and 0 is a perfect reproduction.  ``o`` and ``target`` are
+    readouts (batch, steps, n_out) or two signals (steps,).
     """
+    if np.ndim(o) == 1:
+        o, target = np.asarray(o, dtype=np.float64), np.asarray(target, dtype=np.float64)
+        if o.shape != target.shape:
+            raise LossError(f"nmse: output {o.shape} and target {target.shape} must have the "
+                            "same shape")
+        o, target = o[None, :, None], target[None, :, None]
     o = _check_o(o)
     y = np.asarray(target, dtype=np.float64)
     if y.shape != o.shape:

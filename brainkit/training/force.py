@@ -52,7 +52,8 @@ from typing import Any, Dict, Optional
 
 import numpy as np
 
-from .engine import StandaloneEngine, runtime_device
+from ..engine import StandaloneEngine, runtime_device
+from .losses import nmse
 
 _counter = itertools.count()
 
@@ -120,16 +121,6 @@ def _check_array(name, a, ndim):
                          f"dimensions (it is updated in place), got {type(a).__name__} "
                          f"{getattr(a, 'dtype', '')} {getattr(a, 'shape', '')}")
     return a
-
-
-def nmse(output, target) -> float:
-    """Normalised mean squared error mean((z - f)^2) / var(f): 0 is perfect, a zero output
-    gives mean(f^2)/var(f) (1 for a zero-mean target)."""
-    output, target = np.asarray(output, float), np.asarray(target, float)
-    if output.shape != target.shape or target.size < 2:
-        raise ValueError(f"nmse: output {output.shape} and target {target.shape} must have the "
-                         "same shape with at least 2 samples")
-    return float(np.mean((output - target) ** 2) / np.var(target))
 
 
 def best_shift_nmse(output, target, max_shift: int):
@@ -294,7 +285,7 @@ class ForceNetwork:
         import brian2
         from brian2 import TimedArray, mV, second
 
-        from .library import load_model
+        from ..library import load_model
 
         uid = next(_counter)
         lif = load_model("lif").with_parameters(
