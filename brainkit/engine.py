@@ -13,21 +13,33 @@ runs and the clean-up.  Everything in brainkit that compiles a network uses it.
 ...     brian2.Network(G).run(100*ms)        # generated, then compiled when the block ends
 >>> engine.run({G.v: np.linspace(0, 1, 10)})  # runs the binary with new initial values
 >>> engine.close()                            # deletes the build folder (also when collected)
+
+The backend's compile settings live here, in one place: :func:`compile_prefs` (the C++
+compiler's flags, for every backend's host code) and :func:`cuda_prefs` (brian2cuda's:
+the GPU architecture, ``nvcc`` flags and cuRAND), which :meth:`StandaloneEngine.compiling` sets
+for the build and restores afterwards.  A ``cuda_standalone`` engine generates and compiles on
+any machine with ``nvcc``; :meth:`StandaloneEngine.run` needs a GPU and raises
+:class:`brainkit.backends.GPUNotFound` where there is none.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import sys
 import tempfile
 import time
 import weakref
 from contextlib import contextmanager
 from typing import Any, Dict, Optional
 
-from .backends import new_device
+from .backends import find_cuda, new_device, require_gpu
 
-__all__ = ["StandaloneEngine", "compile_prefs", "runtime_device"]
+__all__ = ["StandaloneEngine", "compile_prefs", "cuda_prefs", "runtime_device", "synapse_clock"]
+
+#: environment variable: the compute capability (e.g. ``8.0``) a cuda_standalone build targets,
+#: instead of the GPU's (or, without a GPU, the oldest the ``nvcc`` supports)
+CUDA_CC_ENV = "BRAINKIT_CUDA_COMPUTE_CAPABILITY"
 
 
 def compile_prefs() -> None:
@@ -39,6 +51,95 @@ def compile_prefs() -> None:
 
     brian2.prefs.codegen.cpp.extra_compile_args_gcc = ["-w", "-O3", "-march=native"]
     brian2.prefs.devices.cpp_standalone.extra_make_args_unix = [f"-j{os.cpu_count() or 1}"]
+
+
+def cuda_prefs(project_dir: str) -> Dict[str, Any]:
+    """brian2cuda's preferences for a build in ``project_dir`` on this machine (a dict of
+    Brian2 preference names to values; :meth:`StandaloneEngine.compiling` sets and restores
+    them).
+
+    * GPU architecture: with a GPU, brian2cuda's own detection (``nvidia-smi``) picks the GPU
+      and its compute capability; without one, detection is off
+      (``cuda_backend.detect_gpus=False``, ``gpu_id=0``) and the build targets the oldest
+      architecture the ``nvcc`` supports, so that it compiles (and later runs on any newer
+      GPU).  ``$BRAINKIT_CUDA_COMPUTE_CAPABILITY`` (e.g. ``9.0``) overrides both.
+    * ``nvcc`` flags: ``-std=c++17`` (CUDA 13's Thrust/CUB need C++17; brian2cuda's makefile
+      says ``-std=c++11`` first, and the last one counts) and no ``-use_fast_math`` (IEEE
+      arithmetic, as :func:`compile_prefs` keeps for the C++ backend).
+    * cuRAND: its library folder (``-L``, and an rpath so that the binary finds it) and,
+      where the toolkit lacks it and NVIDIA's ``nvidia-curand`` wheel provides it, the
+      wheel's include folder and a ``libcurand.so`` link in ``project_dir/brainkit_lib``
+      (brian2cuda links ``-lcurand``; the wheel ships only ``libcurand.so.10``).
+    """
+    from .backends import cuda_gpus
+
+    cuda = find_cuda()
+    cb = "devices.cuda_standalone.cuda_backend."
+    env_cc = os.environ.get(CUDA_CC_ENV)
+    gpu = bool(cuda_gpus())
+    cc = float(env_cc) if env_cc else (None if gpu else cuda.default_compute_capability)
+    nvcc_flags = ["-w", "-std=c++17"]
+    if cuda.curand_include:
+        nvcc_flags.append(f"-I{cuda.curand_include}")
+    libdir = cuda.curand_lib
+    if not os.path.exists(os.path.join(libdir, "libcurand.so")):
+        libdir = os.path.join(os.path.abspath(project_dir), "brainkit_lib")
+        os.makedirs(libdir, exist_ok=True)
+        so = os.path.join(libdir, "libcurand.so")
+        if not os.path.lexists(so):
+            target = sorted(f for f in os.listdir(cuda.curand_lib) if f.startswith("libcurand.so"))
+            os.symlink(os.path.join(cuda.curand_lib, target[0]), so)
+    # the binary finds libcurand where it was linked, also where no loader path names it
+    link = [f"-L{libdir}", "-Xlinker", f"-rpath,{cuda.curand_lib}"]
+    import brian2
+
+    return {cb + "detect_gpus": gpu, cb + "gpu_id": None if gpu else 0,
+            cb + "compute_capability": cc, cb + "detect_cuda": True,
+            cb + "cuda_path": cuda.root, cb + "extra_compile_args_nvcc": nvcc_flags,
+            "codegen.cpp.extra_link_args": list(brian2.prefs["codegen.cpp.extra_link_args"])
+            + link}
+
+
+def synapse_clock(dt, clock=None) -> Dict[str, Any]:
+    """Keyword arguments that put a ``Synapses`` object on a clock of time step ``dt``:
+    ``{'clock': clock}`` if one is given, else ``{'dt': dt}`` -- except while a
+    ``cuda_standalone`` device is the current one: brian2cuda 1.0b1's synaptic pathway
+    (``templates/synapses.cu``) tests ``defaultclock.timestep`` whatever the synapses' own
+    clock, which does not compile unless the synapses run on the defaultclock (and would count
+    another clock's steps if they ran beside it).  There the device's own defaultclock gets
+    ``dt`` and the synapses run on it (ticking with the groups' clocks of the same ``dt``)."""
+    from brian2.devices.device import get_device
+
+    cuda = sys.modules.get("brian2cuda.device")
+    device = get_device()
+    if cuda is not None and isinstance(device, cuda.CUDAStandaloneDevice):
+        device.defaultclock.dt = dt
+        return {"clock": device.defaultclock}
+    return {"clock": clock} if clock is not None else {"dt": dt}
+
+
+@contextmanager
+def _prefs_set(values: Dict[str, Any], quiet: tuple = ()):
+    """Brian2 preferences set to ``values`` for the block, restored afterwards; the loggers
+    named in ``quiet`` log warnings and errors only meanwhile (brian2cuda logs every one of
+    its preferences at INFO, which Brian2 prints, for every build)."""
+    import logging
+
+    import brian2
+
+    old = {k: brian2.prefs[k] for k in values}
+    levels = {name: logging.getLogger(name).level for name in quiet}
+    try:
+        for name in quiet:
+            logging.getLogger(name).setLevel(logging.WARNING)
+        for k, v in values.items():
+            brian2.prefs[k] = v
+        yield
+    finally:
+        for k, v in old.items():
+            brian2.prefs[k] = v
+        for name, level in levels.items():
+            logging.getLogger(name).setLevel(level)
 
 
 @contextmanager
@@ -79,39 +180,55 @@ class StandaloneEngine:
         This engine's own device object (standalone devices hold one project each).
     project_dir : str
         The build folder.
+    generated, compiled : bool
+        Whether the project was written, and compiled (a binary ``project_dir/main`` exists).
     compile_s, run_s : float or None
         Seconds the build (code generation and compiler) and the last run of the binary took.
     """
 
     def __init__(self, backend: str = "cpp_standalone", directory: Optional[str] = None,
                  prefix: str = "brainkit-"):
+        self.backend = backend
         self.device = new_device(backend)
         self.project_dir = directory or tempfile.mkdtemp(
             prefix=prefix, dir=os.environ.get("BRAINKIT_BUILD_ROOT"))
         self._finalizer = None if directory else weakref.finalize(
             self, shutil.rmtree, self.project_dir, True)
+        self.generated = False
         self.compiled = False
         self.compile_s: Optional[float] = None
         self.run_s: Optional[float] = None
 
     @contextmanager
-    def compiling(self):
-        """Make this engine's device the current one for the block, with :func:`compile_prefs`:
-        the Brian2 objects created and run inside form its project, which is generated and
-        compiled when the block ends without an error.  The previous device is restored."""
+    def compiling(self, compile: bool = True):
+        """Make this engine's device the current one for the block, with :func:`compile_prefs`
+        (and :func:`cuda_prefs` on ``cuda_standalone``, restored afterwards): the Brian2
+        objects created and run inside form its project, which is generated and (unless
+        ``compile=False``) compiled when the block ends without an error.  The previous device
+        is restored."""
         from brian2.devices.device import get_device, reset_device, set_device
 
-        if self.compiled:
-            raise RuntimeError(f"the project in {self.project_dir} is compiled already")
+        if self.generated:
+            raise RuntimeError(f"the project in {self.project_dir} is "
+                               f"{'compiled' if self.compiled else 'generated'} already")
         previous = get_device()
+        extra, quiet = {}, ()
+        if self.backend == "cuda_standalone":
+            from brian2cuda.utils.gputools import reset_gpu_selection
+
+            reset_gpu_selection()  # brian2cuda caches the GPU it chose across builds
+            extra, quiet = cuda_prefs(self.project_dir), ("brian2.brian2cuda",)
         set_device(self.device, directory=self.project_dir, build_on_run=False)
         try:
-            compile_prefs()
-            yield self.device
-            t0 = time.perf_counter()
-            self.device.build(directory=self.project_dir, compile=True, run=False)
-            self.compile_s = time.perf_counter() - t0
-            self.compiled = True
+            with _prefs_set(extra, quiet):
+                compile_prefs()
+                yield self.device
+                t0 = time.perf_counter()
+                self.device.build(directory=self.project_dir, compile=compile, run=False)
+            self.generated = True
+            self.compiled = bool(compile)
+            if compile:
+                self.compile_s = time.perf_counter() - t0
         finally:
             reset_device(previous)
 
@@ -121,7 +238,13 @@ class StandaloneEngine:
         this run; the array files Brian2 writes for them (named by a hash of their content)
         are deleted afterwards, so that repeated runs do not fill the disk."""
         if not self.compiled:
-            raise RuntimeError("StandaloneEngine.run: nothing compiled yet (use compiling())")
+            raise RuntimeError(
+                f"StandaloneEngine.run: the project in {self.project_dir} was generated but "
+                "not compiled (compiling(compile=False))" if self.generated else
+                "StandaloneEngine.run: nothing compiled yet (use compiling())")
+        if self.backend == "cuda_standalone":
+            require_gpu(f"the CUDA project in {self.project_dir} (compiled: "
+                        f"{os.path.join(self.project_dir, 'main')})")
         t0 = time.perf_counter()
         try:
             self.device.run(run_args=run_args or {}, with_output=with_output)

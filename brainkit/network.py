@@ -35,7 +35,7 @@ import numpy as np
 
 from . import connectivity
 from .backends import STANDALONE, check_backend
-from .engine import StandaloneEngine, runtime_device
+from .engine import StandaloneEngine, runtime_device, synapse_clock
 from .equations import (integration_methods, post_equations, pre_equations,
                         scale_weight_parameters, suffix_names, unit_string, weight_unit)
 from .library import Model, ModelError, fill_unit_placeholders, load_model
@@ -118,7 +118,9 @@ class Network:
     dt : Quantity
         Simulation time step.
     backend : str
-        ``'cpp_standalone'`` (default), ``'runtime'``, ``'cuda_standalone'`` or ``'genn'``.
+        ``'cpp_standalone'`` (default), ``'runtime'``, ``'cuda_standalone'`` or ``'genn'``
+        (see :mod:`brainkit.backends`; ``cuda_standalone`` compiles anywhere with ``nvcc``
+        and runs on an NVIDIA GPU).
     build_dir : str, optional
         Folder for the generated C++ project; by default a new folder under
         ``$BRAINKIT_BUILD_ROOT`` (or the system temp folder), one per network.
@@ -404,13 +406,13 @@ class Network:
         self.timings["run"] = engine.run_s
         return Results.collect(self, objects)
 
-    def _compile(self, duration, report) -> None:
+    def _compile(self, duration, report, compile: bool = True) -> None:
         """Generate and compile the network with its described values (those go into the
         binary; every run passes what differs from them)."""
         import brian2
 
         engine = StandaloneEngine(self.backend, self.build_dir, prefix=f"brainkit-{self.name}-")
-        with engine.compiling():
+        with engine.compiling(compile=compile):
             if self.seed is not None:
                 brian2.seed(self.seed)
             objects = self._build_objects()
@@ -421,6 +423,24 @@ class Network:
             brian2.Network(objects["all"]).run(duration, report=report)
         self._built = (engine, objects, duration)
         self.timings = {"compile": engine.compile_s}
+
+    def build(self, duration, compile: bool = True,
+              report: Optional[str] = None) -> StandaloneEngine:
+        """Generate (and unless ``compile=False``, compile) the network for ``duration``
+        without running it (standalone backends only), as Brian2's ``device.build(compile=,
+        run=False)``, and return its :class:`~brainkit.engine.StandaloneEngine`.  After a
+        compile, :meth:`run` for that duration runs the binary; a project generated only
+        is for reading (``engine.project_dir``).  A ``cuda_standalone`` network builds on a
+        machine without a GPU (its :meth:`run` then raises
+        :class:`brainkit.backends.GPUNotFound`)."""
+        if self.backend not in STANDALONE:
+            raise NetworkError(f"backend '{self.backend}' builds no project: build() is for "
+                               f"the standalone backends ({', '.join(STANDALONE)})")
+        if self._built is not None:
+            raise NetworkError(f"this network is built already (in "
+                               f"{self._built[0].project_dir})")
+        self._compile(duration, report, compile=compile)
+        return self._built[0]
 
     @property
     def engine(self) -> Optional[StandaloneEngine]:
@@ -574,7 +594,8 @@ class Network:
             kwargs["on_event"] = {"pre": next(iter(syn.events)) + c.suffix}
         try:
             S = brian2.Synapses(groups[c.pre], groups[c.post], model=model,
-                                on_pre=on_pre or None, namespace=namespace, dt=self.dt,
+                                on_pre=on_pre or None, namespace=namespace,
+                                **synapse_clock(self.dt),
                                 method=syn.method or "euler",
                                 name=f"syn_{c.pre}_{c.post}_{uid}*", **kwargs)
             S.connect(i=c.i, j=c.j)

@@ -58,7 +58,8 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
-from ..engine import StandaloneEngine, runtime_device
+from ..backends import check_backend
+from ..engine import StandaloneEngine, runtime_device, synapse_clock
 from ..equations import pre_equations, unit_string
 from ..library import Model, evaluate_expression, load_model
 from ..results import copy_out
@@ -67,6 +68,7 @@ from .adjoint import (SYN_SUFFIX, DiscreteSystem, NotDifferentiableError, adjoin
 
 _uid = itertools.count()
 PARAM_NAMES = ("U", "W", "O", "I0")
+TRAINING_BACKENDS = ("cpp_standalone", "cuda_standalone", "runtime")
 
 
 class RecurrentError(ValueError):
@@ -133,7 +135,9 @@ class RecurrentSNN:
     neuron_params, synapse_params : dict
         Parameter overrides with units.
     backend : str
-        ``'cpp_standalone'`` (compile once, re-run) or ``'runtime'`` (numpy code generation).
+        ``'cpp_standalone'`` (compile once, re-run), ``'cuda_standalone'`` (the same on an
+        NVIDIA GPU through brian2cuda; compiles without one, see :meth:`compile`) or
+        ``'runtime'`` (numpy code generation).
     build_dir : str, optional
         Folder of the generated C++ project (default: a new temporary folder).
     constants : sequence of str
@@ -153,9 +157,11 @@ class RecurrentSNN:
                           ("steps", steps), ("batch", batch)):
             if int(val) != val or val < 1:
                 raise RecurrentError(f"{name} must be a positive integer, got {val!r}")
-        if backend not in ("cpp_standalone", "runtime"):
+        if backend not in TRAINING_BACKENDS:
             raise RecurrentError(f"backend '{backend}' is not supported for training: use "
-                                 "'cpp_standalone' or 'runtime'")
+                                 f"one of {', '.join(TRAINING_BACKENDS)}")
+        if backend != "runtime":
+            check_backend(backend)
         self.n_in, self.n_hidden, self.n_out = int(n_in), int(n_hidden), int(n_out)
         self.steps, self.batch = int(steps), int(batch)
         self.dt = 0.1 * ms if dt is None else dt
@@ -326,7 +332,8 @@ class RecurrentSNN:
             G.__setattr__(k + "_", sysm.initial[k])
         G.bidx = np.repeat(np.arange(B), N)
         S = brian2.Synapses(G, G, model=f"w : {u['w']}", on_pre="J_in_post += w*D_store_pre",
-                            on_event={"pre": "zone"}, clock=G.clock, namespace=namespace,
+                            on_event={"pre": "zone"}, namespace=namespace,
+                            **synapse_clock(self.dt, G.clock),
                             name=f"rsnn_rec_{uid}")
         pre, post = np.meshgrid(np.arange(N), np.arange(N), indexing="ij")
         pre, post = pre.ravel(), post.ravel()
@@ -431,12 +438,25 @@ class RecurrentSNN:
             net.run(self.steps * self.dt, namespace={})
             return objs, {"run": time.perf_counter() - t0}
 
-    def _build_standalone(self):
+    def build(self, compile: bool = True) -> StandaloneEngine:
+        """Generate (and unless ``compile=False``, compile) the network without running it
+        (standalone backends; otherwise the first :meth:`forward` does it) and return its
+        :class:`~brainkit.engine.StandaloneEngine`.  A ``cuda_standalone`` network builds
+        without a GPU; running it then raises :class:`brainkit.backends.GPUNotFound`."""
+        if self.backend == "runtime":
+            raise RecurrentError("backend 'runtime' builds no project")
+        if self._built is not None:
+            raise RecurrentError(f"the network is built already (in "
+                                 f"{self._built[0].project_dir})")
+        self._build_standalone(compile)
+        return self._built[0]
+
+    def _build_standalone(self, compile: bool = True):
         import brian2
 
-        engine = StandaloneEngine("cpp_standalone", self.build_dir, prefix="brainkit-rsnn-")
+        engine = StandaloneEngine(self.backend, self.build_dir, prefix="brainkit-rsnn-")
         t0 = time.perf_counter()
-        with engine.compiling():
+        with engine.compiling(compile=compile):
             objs = self._build_objects(np.zeros((self.steps, self.batch * self.n_in)))
             brian2.Network(objs["all"]).run(self.steps * self.dt, namespace={})
         self.timings["compile"] = time.perf_counter() - t0
