@@ -207,7 +207,9 @@ def environment():
 
 
 def _fmt(v, spec):
-    return format(v, spec) if isinstance(v, (int, float)) and v == v else "-"
+    if isinstance(v, (int, float)) and v == v:
+        return format(v, spec)
+    return "-".rjust(int(spec.split(".")[0]))
 
 
 def print_row(name, results, comparison):
