@@ -28,6 +28,7 @@ from typing import Any, Callable, Dict, Optional
 
 import numpy as np
 
+from brainkit.fileio import atomic_write
 from brainkit.netfile import NetworkSpec, PopulationSpec
 
 
@@ -268,11 +269,7 @@ def save_cuba(path, net: CubaNetwork) -> None:
     """Write ``net`` as one ``.npz`` file (arrays + a JSON header), atomically: the Lava export
     (:func:`load_cuba` + :func:`brainkit.exporters.lava.build_processes` rebuild it)."""
     import json
-    import os
-    import tempfile
-    from pathlib import Path
 
-    path = Path(path)
     header = {"format": "brainkit-cuba", "version": 1, "dt": net.dt, "fixed": net.fixed,
               "inputs": net.inputs, "graded_inputs": net.graded_inputs,
               "populations": {p: {"n": P.n, "d_u": _num(P.d_u), "d_v": _num(P.d_v),
@@ -287,15 +284,8 @@ def save_cuba(path, net: CubaNetwork) -> None:
                 arrays[f"pop/{p}/{key}"] = np.asarray(getattr(P, key))
     for c in net.connections.values():
         arrays[f"conn/{c.name}/weights"] = np.asarray(c.weights)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".npz", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_write(path, suffix=".npz") as tmp:
         np.savez(tmp, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def load_cuba(path) -> CubaNetwork:

@@ -147,23 +147,14 @@ def run_processes(net: CubaNetwork, inputs: Dict[str, np.ndarray], steps: int) -
 
 def save_run(path, run: LavaRun) -> None:
     """Write a :class:`LavaRun` as one ``.npz`` file, atomically."""
-    import os
-    import tempfile
+    from brainkit.fileio import atomic_write
 
     arrays = {"seconds": np.float64(run.seconds), "build_seconds": np.float64(run.build_seconds)}
     for key in ("spikes", "u", "v"):
         for p, a in getattr(run, key).items():
             arrays[f"{key}/{p}"] = np.asarray(a)
-    fd, tmp = tempfile.mkstemp(prefix=".lava_run.", suffix=".npz", dir=os.path.dirname(
-        os.path.abspath(path)))
-    os.close(fd)
-    try:
+    with atomic_write(path, suffix=".npz") as tmp:
         np.savez(tmp, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def load_run(path) -> LavaRun:
