@@ -288,7 +288,7 @@ class Network:
         back.  ``weights`` (at connect and at every run) must then be a scalar, and no
         plasticity rule can change it.
         """
-        npre, npost = self._size(pre), self._size(post)
+        npre, npost = self.size(pre), self.size(post)
         name = name or f"{pre}->{post}"
         if name in self.connections:
             raise NetworkError(f"a connection named '{name}' exists already")
@@ -334,7 +334,7 @@ class Network:
                dt=None) -> None:
         """Record ``'spikes'`` of a population or source, or state variables (names) of a
         population, for ``indices`` (True: all), sampled every ``dt``."""
-        self._size(target)
+        self.size(target)
         names = [what] if isinstance(what, str) else list(what)
         for w in names:
             self.recordings.append((target, w, indices, dt))
@@ -709,7 +709,7 @@ class Network:
         if np.ndim(w) == 1 and len(w) != len(c.i):
             raise NetworkError(f"connection '{c.name}': {len(w)} weights for {len(c.i)} synapses")
         if np.ndim(w) == 2:
-            npre, npost = self._size(c.pre), self._size(c.post)
+            npre, npost = self.size(c.pre), self.size(c.post)
             if np.shape(w) != (npre, npost):
                 raise NetworkError(f"connection '{c.name}': weight matrix of shape "
                                    f"{np.shape(w)}, expected ({npre}, {npost})")
@@ -736,7 +736,8 @@ class Network:
                                f"(populations: {', '.join(self.populations) or 'none'})")
         return self.populations[name]
 
-    def _size(self, name) -> int:
+    def size(self, name) -> int:
+        """Number of neurons of population ``name`` or channels of source ``name``."""
         if name in self.populations:
             return self.populations[name].n
         if name in self.sources:

@@ -59,7 +59,7 @@ def spec_from_network(net, metadata: Optional[Dict[str, Any]] = None) -> Network
                                    "fixed weight matrix")
         if c.weights is None:
             raise NetworkFileError(f"connection '{name}' has no weights")
-        npre, npost = net._size(c.pre), net._size(c.post)
+        npre, npost = net.size(c.pre), net.size(c.post)
         W = np.zeros((npre, npost))
         w = c.weights
         unit = _unit_name(w)

@@ -69,12 +69,9 @@ def export_network(network, to: str, out, steps: Optional[int] = None,
             inputs = input_values(spec, steps, seed=seed)
         if check:
             metrics.update(compare(spec, steps, seed=seed)[0])
-    obj, report = target.convert(spec, inputs, steps)
+    _, report = target.export(spec, out, inputs, steps)
     metrics.update(report)
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    target.write(obj, out / target.filename)
-    write_json(out / "metrics.json", metrics)
+    write_json(Path(out) / "metrics.json", metrics)
     return metrics
 
 

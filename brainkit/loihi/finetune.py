@@ -51,7 +51,7 @@ import numpy as np
 
 from ..exporters.cuba import ExportError
 from ..exporters.fixed_point import GRADED_MAX, population_scale, quantise_decay, quantise_weights
-from ..tasknet import TaskNetwork
+from ..tasknet import POPULATION, TaskNetwork
 from ..training.optim import Adam, Schedule
 from .mapping import to_cuba_lif, whiten_inputs
 
@@ -289,7 +289,7 @@ def finetune_file(network, out, steps: int = 600, lr: float = 0.01, batch: int =
     lif = to_cuba_lif(net)
     params, m = params_from_network(lif)
     m.beta = beta
-    where = f"{network}: population 'hidden'"
+    where = f"{network}: population '{POPULATION}'"
     m.d_u = quantise_decay(m.d_u, 1, "current decay d_u", where, 0.05)[1]  # the chip's decays
     m.d_v = quantise_decay(m.d_v, 0, "voltage decay d_v", where, 0.05)[1]
     m.s_in = _input_grid(task, m.d_u)
@@ -316,7 +316,7 @@ def finetune_file(network, out, steps: int = 600, lr: float = 0.01, batch: int =
     tuned = dataclasses.replace(
         lif, U=chip["U"], W=chip["W"], bias=chip["bias"], O=chip["O"],
         neuron_params=dict(lif.neuron_params, d_u=m.d_u, d_v=m.d_v),
-        input_grid=m.s_in, fixed_point_scales={"hidden": final_q["scale"]},
+        input_grid=m.s_in, fixed_point_scales={POPULATION: final_q["scale"]},
         metadata=dict(lif.metadata, finetuned_from=str(network), score=after,
                       trained_by="brainkit finetune",
                       finetune={k: v for k, v in metrics.items()
