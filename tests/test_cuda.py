@@ -75,11 +75,14 @@ def test_cuda_cuba_project_is_the_models_and_its_kernels_compile_with_nvcc(tmp_p
     pathways = sorted(n for n in names if n.endswith("_pre_codeobject"))
     assert len(pathways) == len(net.connections) == 2
     assert sum(n.endswith("synapses_create_array_codeobject") for n in names) == 2
-    upd = _kernel_source(d, next(f for f in files if f.startswith("P_") and
-                                 f.endswith("stateupdater_codeobject.cu")))
+    upd_file = next(f for f in files if f.startswith("P_") and
+                    f.endswith("stateupdater_codeobject.cu"))
+    upd = _kernel_source(d, upd_file)
     assert "__global__" in upd
-    # it integrates the LIF's voltage and both exponential currents of the model
-    assert "_ptr_array_P_0_v" in upd and "_ptr_array_P_0_lastspike" in upd
+    # it integrates the LIF's voltage and both exponential currents of the model (the group's
+    # Brian2 name, 'P_<k>', counts the groups named 'P' made before in this process)
+    gname = upd_file[: -len("_stateupdater_codeobject.cu")]
+    assert f"_ptr_array_{gname}_v" in upd and f"_ptr_array_{gname}_lastspike" in upd
     for c in net.connections.values():
         assert f"I_syn{c.suffix}" in upd
     with open(os.path.join(d, "makefile")) as f:
