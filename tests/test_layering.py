@@ -39,11 +39,7 @@ def _package_of(path: Path) -> str:
     parts = list(rel.parts)
     if parts[0] == "exporters":
         parts = ["brainkit", "exporters"] + parts[1:]
-    if parts[-1] == "__init__":
-        parts = parts[:-1]
-    else:
-        parts = parts[:-1]
-    return ".".join(parts)
+    return ".".join(parts[:-1])  # a module's package; for __init__ the package itself
 
 
 def _imports(path: Path):

@@ -21,7 +21,7 @@ and the exporters; ``brainkit export --check`` and ``brainkit demo`` use it.
 from __future__ import annotations
 
 import time
-from typing import Any, Dict, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 import numpy as np
 
@@ -91,7 +91,8 @@ def compare(spec, steps: int, seed: int = 0, values=None, backend: str = "runtim
     return m, cuba, fixed, {"brian2": b2, "lava_float": lf, "lava_fixed": lx, "reference": ref}
 
 
-def compare_task(net: TaskNetwork, trials: int = 32, chunk: int = CHUNK):
+def compare_task(net: TaskNetwork, trials: int = 32, chunk: int = CHUNK,
+                 lif: Optional[TaskNetwork] = None):
     """For a task network (a trained reset-free/gated one, or a ``cuba_lif`` one such as the
     output of ``brainkit finetune``): run ``trials`` held-out trials of its task (the test
     seed stream of its seed) through :func:`compare`, ``chunk`` trials at a time side by side,
@@ -103,10 +104,11 @@ def compare_task(net: TaskNetwork, trials: int = 32, chunk: int = CHUNK):
     floating_pt and Lava fixed_pt (for ``autoencode`` the score is the NMSE, named so).  A
     network fine-tuned on the chip's input grid (``input_grid``) gets its inputs on that grid
     in every run.  Spike counts and mismatches add up over the chunks; correlations are those
-    of the worst chunk."""
+    of the worst chunk.  ``lif``: ``net``'s CUBA LIF mapping where the caller has it already
+    (:func:`~brainkit.loihi.mapping.to_cuba_lif` fits it, which takes a second)."""
     task = get_task(net.task)
     batch = task.test_batch(net.seed, trials)
-    lif = to_cuba_lif(net)
+    lif = to_cuba_lif(net) if lif is None else lif
     mapped = lif is not net
     name = task.score_name
     keys = ("lif_brian2", "lava_float", "lava_fixed")

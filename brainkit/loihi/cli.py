@@ -62,7 +62,7 @@ def export_network(network, to: str, out, steps: Optional[int] = None,
         else:
             spec = lif.to_spec()
         if check:
-            metrics.update(compare_task(net, trials=trials)[0])
+            metrics.update(compare_task(net, trials=trials, lif=lif)[0])
     else:
         seed = int(spec.metadata.get("seed", 0)) if isinstance(spec.metadata, dict) else 0
         if target.needs_inputs:

@@ -66,23 +66,21 @@ def neuron_rate(model: Model, I: np.ndarray, dt: float, steps: int = 4000) -> np
     names.update({k: _si(v) for k, v in model.parameters.items()})
     state = {k: np.full(I.shape, float(evaluate_expression(v, model.parameters)))
              for k, v in model.initial.items()}
-    neuron_states = [k for k in system.states if k in state]
-    Y = {k: state[k] for k in neuron_states}
-    Y.update({k: np.zeros(I.shape) for k in system.states if k not in state})
+    for k in system.states:  # the synapse trace too: rhs() takes every state
+        state.setdefault(k, np.zeros(I.shape))
     resets = [_statement(line, model) for line in (model.reset or "").splitlines()
               if line.strip()]
     count = np.zeros(I.shape)
     for _ in range(steps):
-        h = system.rhs(Y, I)
-        Y = {k: Y[k] + dt * h[k] for k in system.states}
-        state.update({k: Y[k] for k in neuron_states})
+        h = system.rhs(state, I)
+        for k in system.states:
+            state[k] = state[k] + dt * h[k]
         scope = dict(names, **state, **{model.input["name"]: I})
         spike = np.asarray(eval(model.threshold, {"__builtins__": {}}, scope), bool)  # noqa: S307
         count += spike
         for var, op, expr in resets:
             value = eval(expr, {"__builtins__": {}}, dict(scope, **state))  # noqa: S307
             state[var] = np.where(spike, state[var] + value if op == "+=" else value, state[var])
-        Y.update({k: state[k] for k in neuron_states})
     return count / steps
 
 
