@@ -1,31 +1,30 @@
 """A :class:`~brainkit.netfile.NetworkSpec` to and from a NIR graph (nir 1.0.8).
 
-Nodes::
+**Export** goes through the CUBA network Lava runs (:func:`brainkit.exporters.cuba.to_cuba`), so
+the graph's numbers alone are the discrete-time map brainkit simulates, read with a stated
+:class:`~brainkit.exporters.nir_convention.Convention` (default: a spike is worth one step,
+forward-Euler decays - how snnTorch and Norse run a graph)::
 
-    Input  '<input>'        shape (n,)                  one per input
-    Linear '<connection>'   weight (n_post, n_pre)      one per connection
-    CubaLIF '<population>'  tau_syn, tau_mem, r, v_leak, v_threshold, v_reset, w_in (n,)
-      (LIF '<population>'   tau, r, v_leak, v_threshold, v_reset: cuba_lif with d_u = 1)
-    Affine '<readout>'      weight O (n_out, n), bias   one per readout
-    Output '<readout>.out' / '<population>.spikes'
+    Input  '<input>'          shape (n,)
+    Linear '<connection>'     weight (n_post, n_pre) = Lava weight / gain of the target
+    CubaLIF '<population>'    tau_syn, tau_mem from d_u, d_v; r = 1/d_v, w_in = 1,
+                              v_leak = bias/d_v (the per-neuron bias), v_reset = 0, v_threshold
+      LIF  (d_u = 1)          tau from d_v, r = 1/d_v, v_leak = bias/d_v
+      IF   (d_u = 1, d_v = 0) r = 1/dt (step) or 1 (delta)
+    Output '<population>.spikes'
+    readout of spikes:        Affine '<readout>' (O, bias) -> Output '<readout>.out'
+    readout of the trace s:   Linear '<readout>' (O) -> LI '<readout>.filter' (the
+                              threshold-synapse trace: tau_s, +1/tau_s per spike) -> Output
 
-NIR's CubaLIF is ``tau_syn dI/dt = -I + w_in S``, ``tau_mem dv/dt = v_leak - v + r I`` with
-spike trains ``S`` (sums of delta functions), so a synaptic jump ``I <- I + w`` is the NIR
-weight ``w tau_syn``.  Numbers are SI (volt, second, ohm, ampere) or dimensionless.
+The graph's metadata states the reading (``dt``, ``spike_amplitude``, ``discretisation``).
+What NIR cannot hold is refused, not dropped: a refractory period (by ``to_cuba``), an initial
+state other than rest, a readout of another variable (``readouts=False`` leaves readouts out).
+brainkit's own extras (the exact equations, parameters with units, input spikes, the file's
+metadata) ride along in ``brainkit_*`` metadata, so brainkit reads its own file back exactly.
 
-* ``lif`` + ``exp_current`` (Brian2, continuous time): tau_syn, tau_mem = tau_m, r = R,
-  v_leak = E_L, v_threshold = V_th, v_reset = V_r; weights w (amp) * tau_syn.
-* ``cuba_lif`` + ``delta`` (discrete time, Lava's LIF): tau = -dt / ln(1 - d) for both decays
-  (the same decay per step), r = 1/d_v (a current u moves v by d_v r u per step), v_leak =
-  v_reset = 0, v_threshold = vth; weights w * tau_syn.  The per-neuron bias has no NIR field.
-  With d_u = 1 (no current memory) the node is a NIR ``LIF`` (tau = tau_mem, r = 1): a
-  spike moves v by r w_nir / tau, so w_nir = w tau.
-
-What NIR cannot hold (refractory period, bias, the exact equations, input spikes, the file's
-metadata, the gated synapse's readout variable) goes into node and graph ``metadata`` under
-``brainkit_*`` keys, as JSON strings; :func:`from_nir` uses them to rebuild the spec exactly,
-and reads a CubaLIF graph written by other tools (without that metadata) as ``lif`` +
-``exp_current`` populations.  Files are written atomically (temporary file + rename).
+**Import** (:func:`from_nir`): a brainkit graph from that metadata; any other graph (or with
+``use_metadata=False``) from its numbers by :mod:`brainkit.exporters.nir_import`, at the
+``dt`` the graph states or the caller gives.  Files are written atomically.
 """
 
 from __future__ import annotations
@@ -42,6 +41,7 @@ from brainkit.netfile import (ConnectionSpec, InputSpec, NetworkSpec, Population
                               ReadoutSpec)
 
 from .cuba import ExportError
+from .nir_convention import Convention
 
 FORMAT = "brainkit-network"
 
@@ -93,89 +93,116 @@ def _text(x) -> str:
 
 
 # --------------------------------------------------------------------- to NIR
-def _lif_node(spec: NetworkSpec, P: PopulationSpec):
-    """(CubaLIF arrays, tau_syn) of a population."""
-    from brian2 import second
-
-    n = P.n
-    ones = np.ones(n)
-    dt = float(spec.dt / second)
-    if P.model == "lif":
-        taus = {float(c.parameters.get("tau_syn", 5e-3 * second) / second)
-                for c in spec.connections.values()
-                if c.post == P.name and c.synapse == "exp_current"}
-        bad = [c.name for c in spec.connections.values()
-               if c.post == P.name and c.synapse != "exp_current"]
-        if bad or len(taus) > 1:
-            raise ExportError(f"population '{P.name}': NIR's CubaLIF has one synaptic current; "
-                              f"incoming connections {bad or sorted(taus)} differ")
-        tau_syn = taus.pop() if taus else 5e-3
-        p = {k: float(np.asarray(P.parameters[k])) for k in ("tau_m", "R", "E_L", "V_th",
-                                                                  "V_r")}
-        return dict(tau_syn=tau_syn * ones, tau_mem=p["tau_m"] * ones, r=p["R"] * ones,
-                    v_leak=p["E_L"] * ones, v_threshold=p["V_th"] * ones,
-                    v_reset=p["V_r"] * ones), tau_syn
-    if P.model == "cuba_lif":
-        d_u, d_v = float(P.parameters["d_u"]), float(P.parameters["d_v"])
-        tau = (lambda d: -dt / math.log1p(-d) if 0 < d < 1 else (math.inf if d == 0 else 0.0))
-        tau_syn, tau_mem = tau(d_u), tau(d_v)
-        if d_u == 1.0 and 0 < d_v < 1:  # no current memory: a LIF with delta synapses
-            return dict(tau=tau_mem * ones, r=ones, v_leak=0 * ones,
-                        v_threshold=float(P.parameters["vth"]) * ones, v_reset=0 * ones), \
-                tau_mem
-        if not (0 < d_u < 1 and 0 < d_v < 1):
-            raise ExportError(f"population '{P.name}': decays d_u = {d_u}, d_v = {d_v} must lie "
-                              "in (0, 1) to be NIR time constants")
-        return dict(tau_syn=tau_syn * ones, tau_mem=tau_mem * ones, r=ones / d_v,
-                    v_leak=0 * ones, v_threshold=float(P.parameters["vth"]) * ones,
-                    v_reset=0 * ones), tau_syn
-    raise ExportError(f"population '{P.name}': model '{P.model}' has no NIR form (NIR "
-                      "export knows 'lif' and 'cuba_lif')")
-
-
-def to_nir(spec: NetworkSpec):
-    """The NIR graph (type-checked by nir) of ``spec``."""
+def _neuron_node(P, conv: Convention):
+    """The NIR node of a float :class:`CubaPopulation` and its input gain (n,)."""
     import nir
-    from brian2 import second
 
+    from .nir_import import _neuron
+
+    where = f"population '{P.name}'"
+    for var, x0 in (("u", P.u0), ("v", P.v0)):
+        if x0 is not None and np.any(np.asarray(x0, float) != 0):
+            raise ExportError(f"{where}: initial {var} is not 0; a NIR graph starts at rest")
+    n, bias = P.n, np.asarray(P.bias, float) * np.ones(P.n)
+    ones, zeros = np.ones(n), np.zeros(n)
+    d_u, d_v, vth = float(P.d_u), float(P.d_v), float(P.vth) * ones
+    if d_u == 1.0 and d_v == 0.0:
+        if np.any(bias != 0):
+            raise ExportError(f"{where}: a bias without leak (d_v = 0) has no NIR IF form")
+        node = nir.IF(r=(1 / conv.dt if conv.spike == "step" else 1.0) * ones, v_threshold=vth,
+                      v_reset=zeros)
+    elif d_v == 0.0:
+        raise ExportError(f"{where}: d_v = 0 with a synaptic current (d_u = {d_u}) has no NIR "
+                          "CubaLIF form")
+    elif d_u == 1.0:
+        node = nir.LIF(tau=conv.tau(d_v, where) * ones, r=ones / d_v, v_leak=bias / d_v,
+                       v_threshold=vth, v_reset=zeros)
+    else:
+        node = nir.CubaLIF(tau_syn=conv.tau(d_u, where) * ones,
+                           tau_mem=conv.tau(d_v, where) * ones, r=ones / d_v, v_leak=bias / d_v,
+                           v_threshold=vth, v_reset=zeros, w_in=ones)
+    gain = _neuron(P.name, node, n, conv.dt, conv)[2]
+    return node, gain
+
+
+def _readout_nodes(spec: NetworkSpec, r: ReadoutSpec, conv: Convention):
+    """(nodes, edges) of a readout; an ExportError for what NIR cannot compute."""
+    import nir
+
+    O = np.asarray(r.weights, float)
+    out = nir.Output(output_type=np.array([O.shape[0]]))
+    meta = {"brainkit_variable": r.variable, "brainkit_has_bias": int(r.bias is not None)}
+    if r.variable == "spikes":
+        b = np.zeros(O.shape[0]) if r.bias is None else np.asarray(r.bias, float)
+        return ({r.name: nir.Affine(weight=O, bias=b, metadata=meta), f"{r.name}.out": out},
+                [(r.population, r.name), (r.name, f"{r.name}.out")])
+    tau_s = (spec.metadata or {}).get("readout_tau_s")
+    if r.variable == "s" and tau_s and r.bias is None:
+        # brainkit's trace: s <- (1 - dt/tau_s) s + spikes/tau_s  (an LI of gain 1/tau_s)
+        d = conv.dt / float(tau_s)
+        tau = conv.tau(d, f"readout '{r.name}'")
+        k = O.shape[0]
+        gain = 1 / conv.dt if conv.spike == "step" else tau / float(tau_s)
+        li = nir.LI(tau=tau * np.ones(k), r=gain * np.ones(k), v_leak=np.zeros(k))
+        return ({r.name: nir.Linear(weight=O, metadata=meta), f"{r.name}.filter": li,
+                 f"{r.name}.out": out},
+                [(r.population, r.name), (r.name, f"{r.name}.filter"),
+                 (f"{r.name}.filter", f"{r.name}.out")])
+    raise ExportError(f"readout '{r.name}' of variable '{r.variable}' of '{r.population}' has "
+                      "no NIR form (a NIR neuron emits spikes; brainkit writes readouts of "
+                      "'spikes' and of the task trace 's'); export with readouts=False "
+                      "(--no-readouts) to leave it out")
+
+
+def _spec_scale(spec_w: np.ndarray, cuba_w: np.ndarray) -> float:
+    """``k`` with cuba_w = k spec_w.T (the unit conversion of ``to_cuba``)."""
+    a = np.asarray(spec_w, float).T
+    den = float(np.sum(a * a))
+    return float(np.sum(a * cuba_w)) / den if den > 0 else 1.0
+
+
+def to_nir(spec: NetworkSpec, *, spike: str = "step", discretisation: str = "euler",
+           readouts: bool = True):
+    """The NIR graph (type-checked by nir) of ``spec``, read with the convention ``spike``
+    and ``discretisation`` (:mod:`brainkit.exporters.nir_convention`); ``readouts=False``
+    leaves the readouts out (every population's spikes are an Output either way)."""
+    import nir
+
+    from .cuba import to_cuba
+
+    cuba = to_cuba(spec)
+    conv = Convention(cuba.dt, spike, discretisation)
     nodes: Dict[str, Any] = {}
     edges = []
-    tau_syn = {}
+    gains = {}
     for name, inp in spec.inputs.items():
         nodes[name] = nir.Input(input_type=np.array([inp.n]), metadata={
             "brainkit_kind": inp.kind, "brainkit_parameters": _encode_dict(inp.parameters)})
-    for name, P in spec.populations.items():
-        arrays, tau_syn[name] = _lif_node(spec, P)
-        meta = {"brainkit_model": P.model, "brainkit_equations": P.equations,
-                "brainkit_parameters": _encode_dict(P.parameters),
-                "brainkit_initial": _encode_dict(P.initial),
-                "brainkit_code": json.dumps({k: getattr(P, k) for k in
-                                             ("threshold", "reset", "refractory", "method")})}
-        if "tau_syn" in arrays:
-            nodes[name] = nir.CubaLIF(**arrays, w_in=1.0, metadata=meta)
-        else:
-            nodes[name] = nir.LIF(**arrays, metadata=meta)
-    for name, c in spec.connections.items():
-        W = np.asarray(c.weights, float).T * tau_syn[c.post]
-        nodes[name] = nir.Linear(weight=W, metadata={
-            "brainkit_synapse": c.synapse, "brainkit_weight_unit": c.weight_unit,
-            "brainkit_parameters": _encode_dict(c.parameters),
-            "brainkit_scale": float(tau_syn[c.post])})
+    for name, P in cuba.populations.items():
+        S = spec.populations[name]
+        nodes[name], gains[name] = _neuron_node(P, conv)
+        nodes[name].metadata = {
+            "brainkit_model": S.model, "brainkit_equations": S.equations,
+            "brainkit_parameters": _encode_dict(S.parameters),
+            "brainkit_initial": _encode_dict(S.initial),
+            "brainkit_code": json.dumps({k: getattr(S, k) for k in
+                                         ("threshold", "reset", "refractory", "method")})}
+        nodes[f"{name}.spikes"] = nir.Output(output_type=np.array([P.n]))
+        edges.append((name, f"{name}.spikes"))
+    for name, c in cuba.connections.items():
+        s = spec.connections[name]
+        gain = gains[c.post]
+        nodes[name] = nir.Linear(weight=np.asarray(c.weights, float) / gain[:, None], metadata={
+            "brainkit_synapse": s.synapse, "brainkit_weight_unit": s.weight_unit,
+            "brainkit_parameters": _encode_dict(s.parameters),
+            "brainkit_scale": (gain / _spec_scale(s.weights, c.weights)).tolist()})
         edges += [(c.pre, name), (name, c.post)]
-    for name, r in spec.readouts.items():
-        O = np.asarray(r.weights, float)
-        b = np.zeros(O.shape[0]) if r.bias is None else np.asarray(r.bias, float)
-        nodes[name] = nir.Affine(weight=O, bias=b, metadata={
-            "brainkit_variable": r.variable, "brainkit_has_bias": int(r.bias is not None)})
-        nodes[f"{name}.out"] = nir.Output(output_type=np.array([O.shape[0]]))
-        edges += [(r.population, name), (name, f"{name}.out")]
-    read_out = {r.population for r in spec.readouts.values()}
-    for name, P in spec.populations.items():
-        if name not in read_out:
-            nodes[f"{name}.spikes"] = nir.Output(output_type=np.array([P.n]))
-            edges.append((name, f"{name}.spikes"))
-    meta = {"brainkit_format": FORMAT, "brainkit_dt": float(spec.dt / second),
-            "brainkit_metadata": json.dumps(spec.metadata or {})}
+    for r in (spec.readouts.values() if readouts else ()):
+        more_nodes, more_edges = _readout_nodes(spec, r, conv)
+        nodes.update(more_nodes)
+        edges += more_edges
+    meta = dict(conv.metadata(), brainkit_format=FORMAT, brainkit_dt=cuba.dt,
+                brainkit_metadata=json.dumps(spec.metadata or {}))
     try:
         return nir.NIRGraph(nodes=nodes, edges=edges, metadata=meta, type_check=True)
     except (ValueError, AssertionError) as exc:
@@ -198,137 +225,100 @@ def write_graph(path: Union[str, Path], graph) -> Path:
 
 
 # -------------------------------------------------------------------- from NIR
-def from_nir(graph, dt=None) -> NetworkSpec:
-    """A :class:`NetworkSpec` from a NIR graph: exact for graphs written by :func:`to_nir`;
-    in a foreign graph of Input, Linear/Affine, CubaLIF/LIF and Output nodes a CubaLIF becomes
-    ``lif`` + ``exp_current`` and a LIF ``cuba_lif`` (d_u = 1) + ``delta`` at the graph's
-    ``dt`` (a brainkit graph's own, else the ``dt`` given, else 0.1 ms); every parameter must
-    be the same across a node's neurons."""
-    import nir
-    from brian2 import Mohm, ms, mV, second
+def _seconds(dt) -> float:
+    from brian2 import second
+    from brian2.units.fundamentalunits import Quantity
 
+    if isinstance(dt, Quantity):
+        if not dt.has_same_dimensions(second):
+            raise ExportError(f"dt = {dt!r} is not a time")
+        return float(dt / second)
+    return float(dt)
+
+
+def convention_of(graph, dt=None, spike=None, discretisation=None) -> Convention:
+    """The reading of ``graph``: what its metadata states, else what is given (``dt`` in
+    seconds or a Brian2 time; spike 'step' and discretisation 'euler' by default).  A value
+    given that contradicts the graph's, or no dt at all, is an ExportError."""
     gm = graph.metadata or {}
-    ours = _text(gm.get("brainkit_format", "")) == FORMAT
-    dt = float(np.asarray(gm["brainkit_dt"])) * second if ours else (
-        dt if dt is not None else 0.1 * ms)
-    spec = NetworkSpec(dt=dt, metadata=json.loads(_text(gm["brainkit_metadata"]))
-                       if ours else {"imported_from": "nir"})
-    pre_of = {}
-    post_of = {}
+    stated = {"dt": gm.get("dt", gm.get("brainkit_dt")), "spike": gm.get("spike_amplitude"),
+              "discretisation": gm.get("discretisation")}
+    given = {"dt": None if dt is None else _seconds(dt), "spike": spike,
+             "discretisation": discretisation}
+    chosen = {}
+    for key, value in given.items():
+        mine = stated[key]
+        if mine is not None:
+            mine = float(np.asarray(mine)) if key == "dt" else _text(mine)
+        if value is not None and mine is not None and not (
+                math.isclose(value, mine, rel_tol=1e-9) if key == "dt" else value == mine):
+            raise ExportError(f"the graph states {key} = {mine}, not {value} as given")
+        chosen[key] = value if value is not None else mine
+    if chosen["dt"] is None:
+        raise ExportError("the NIR graph does not state its time step: give dt (--dt, e.g. "
+                          "--dt 1ms)")
+    return Convention(chosen["dt"], chosen["spike"] or "step",
+                      chosen["discretisation"] or "euler")
+
+
+def from_nir(graph, dt=None, *, spike=None, discretisation=None, analog_inputs: bool = False,
+             use_metadata: bool = True) -> NetworkSpec:
+    """A :class:`NetworkSpec` from a NIR graph: exactly the spec a brainkit graph was written
+    from (its ``brainkit_*`` metadata, unless ``use_metadata=False``); any other graph from
+    its numbers (:func:`brainkit.exporters.nir_import.import_graph`), read with
+    :func:`convention_of` (``dt`` required where the graph does not state it)."""
+    from .nir_import import import_graph
+
+    conv = convention_of(graph, dt, spike, discretisation)
+    gm = graph.metadata or {}
+    if use_metadata and _text(gm.get("brainkit_format", "")) == FORMAT:
+        return _from_brainkit_graph(graph, conv)
+    return import_graph(graph, conv, analog_inputs=analog_inputs)
+
+
+def _from_brainkit_graph(graph, conv: Convention) -> NetworkSpec:
+    import nir
+    from brian2 import second
+
+    gm = graph.metadata
+    spec = NetworkSpec(dt=conv.dt * second, metadata=json.loads(_text(gm["brainkit_metadata"])))
+    pre_of: Dict[str, list] = {}
+    post_of: Dict[str, list] = {}
     for a, b in graph.edges:
         post_of.setdefault(a, []).append(b)
         pre_of.setdefault(b, []).append(a)
     for name, node in graph.nodes.items():
         m = node.metadata or {}
         if isinstance(node, nir.Input):
-            n = int(np.prod(node.output_type["output"]))
-            kind = _text(m["brainkit_kind"]) if "brainkit_kind" in m else "spikes"
-            params = _decode_dict(m["brainkit_parameters"]) if "brainkit_parameters" in m else {}
-            spec.inputs[name] = InputSpec(name, n, kind, params)
-        elif isinstance(node, (nir.CubaLIF, nir.LIF)):
-            if "brainkit_model" in m:
-                code = json.loads(_text(m["brainkit_code"]))
-                spec.populations[name] = PopulationSpec(
-                    name=name, model=_text(m["brainkit_model"]),
-                    n=int(np.asarray(node.v_threshold).size),
-                    equations=_text(m["brainkit_equations"]),
-                    parameters=_decode_dict(m["brainkit_parameters"]),
-                    initial=_decode_dict(m["brainkit_initial"]), **code)
-            elif isinstance(node, nir.LIF):
-                spec.populations[name] = _foreign_delta_lif(name, node, float(dt / second))
-            else:
-                spec.populations[name] = _foreign_lif(name, node, Mohm, mV, second)
-        elif isinstance(node, (nir.Linear, nir.Affine)) and not (
-                isinstance(node, nir.Affine) and "brainkit_variable" in m):
-            if len(pre_of.get(name, [])) != 1 or len(post_of.get(name, [])) != 1:
-                raise ExportError(f"NIR node '{name}': a projection needs one source and one "
-                                  "target")
-            if isinstance(node, nir.Affine) and np.any(np.asarray(node.bias) != 0):
-                raise ExportError(f"NIR node '{name}': an Affine bias into a neuron has no "
-                                  "brainkit form")
-            pre, post = pre_of[name][0], post_of[name][0]
-            if "brainkit_synapse" in m:
-                scale = float(np.asarray(m["brainkit_scale"]))
-                spec.connections[name] = ConnectionSpec(
-                    name, pre, post, _text(m["brainkit_synapse"]),
-                    np.asarray(node.weight, float).T / scale, _text(m["brainkit_weight_unit"]),
-                    _decode_dict(m["brainkit_parameters"]))
-            elif isinstance(graph.nodes[post], nir.LIF):
-                target = graph.nodes[post]
-                gain = np.asarray(target.r, float) / np.asarray(target.tau, float)  # v per unit
-                spec.connections[name] = ConnectionSpec(
-                    name, pre, post, "delta", (np.asarray(node.weight, float) * gain[:, None]).T,
-                    "1", {})
-            else:
-                target = graph.nodes[post]
-                tau = float(np.asarray(target.tau_syn).flat[0])
-                spec.connections[name] = ConnectionSpec(
-                    name, pre, post, "exp_current", np.asarray(node.weight, float).T / tau,
-                    "amp", {"tau_syn": tau * second})
-        elif isinstance(node, nir.Affine):
+            spec.inputs[name] = InputSpec(name, int(np.prod(node.output_type["output"])),
+                                          _text(m["brainkit_kind"]),
+                                          _decode_dict(m["brainkit_parameters"]))
+        elif "brainkit_model" in m:
+            code = json.loads(_text(m["brainkit_code"]))
+            spec.populations[name] = PopulationSpec(
+                name=name, model=_text(m["brainkit_model"]),
+                n=int(np.asarray(node.v_threshold).size),
+                equations=_text(m["brainkit_equations"]),
+                parameters=_decode_dict(m["brainkit_parameters"]),
+                initial=_decode_dict(m["brainkit_initial"]), **code)
+        elif "brainkit_synapse" in m:
+            scale = np.asarray(m["brainkit_scale"], float)
+            spec.connections[name] = ConnectionSpec(
+                name, pre_of[name][0], post_of[name][0], _text(m["brainkit_synapse"]),
+                (np.asarray(node.weight, float) * scale[:, None]).T,
+                _text(m["brainkit_weight_unit"]), _decode_dict(m["brainkit_parameters"]))
+        elif "brainkit_variable" in m:
+            has_bias = int(np.asarray(m["brainkit_has_bias"]))
             spec.readouts[name] = ReadoutSpec(
                 name, pre_of[name][0], _text(m["brainkit_variable"]),
                 np.asarray(node.weight, float),
-                np.asarray(node.bias, float) if int(np.asarray(m["brainkit_has_bias"])) else None)
-        elif isinstance(node, nir.Output):
-            continue
-        else:
-            raise ExportError(f"NIR node '{name}' of type {type(node).__name__} has no brainkit "
-                              "form (known: Input, Output, Linear, Affine, CubaLIF)")
+                np.asarray(node.bias, float) if has_bias else None)
     spec.validate("NIR graph")
     return spec
 
 
-def _foreign_lif(name, node, Mohm, mV, second) -> PopulationSpec:
-    from brainkit.library import load_model
-
-    vals = {}
-    for key in ("tau_syn", "tau_mem", "r", "v_leak", "v_threshold", "v_reset", "w_in"):
-        arr = np.asarray(getattr(node, key), float).ravel()
-        if not np.allclose(arr, arr[0]):
-            raise ExportError(f"NIR CubaLIF '{name}': {key} differs between neurons; brainkit's "
-                              "lif takes one value per population")
-        vals[key] = float(arr[0])
-    if vals["w_in"] != 1.0:
-        raise ExportError(f"NIR CubaLIF '{name}': w_in = {vals['w_in']} is not 1")
-    m = load_model("lif")
-    params = dict(m.parameters)
-    params.update(tau_m=vals["tau_mem"] * second, R=vals["r"] / 1e6 * Mohm,
-                  E_L=vals["v_leak"] * 1e3 * mV, V_th=vals["v_threshold"] * 1e3 * mV,
-                  V_r=vals["v_reset"] * 1e3 * mV, t_ref=0 * second)
-    return PopulationSpec(name=name, model="lif", n=int(np.asarray(node.tau_syn).size),
-                          equations=m.equations, threshold=m.threshold, reset=m.reset,
-                          refractory=str(m.refractory), method=m.method, parameters=params,
-                          initial={"v": "E_L"})
-
-
-def _foreign_delta_lif(name, node, dt: float) -> PopulationSpec:
-    """A NIR ``LIF`` (tau dv/dt = v_leak - v + r I, I a sum of weighted spikes) as a
-    ``cuba_lif`` population with d_u = 1 (no current memory) and d_v = 1 - exp(-dt/tau):
-    a spike moves v by r w / tau one step later; v is measured from v_leak."""
-    from brainkit.library import load_model
-
-    vals = {}
-    for key in ("tau", "r", "v_leak", "v_threshold", "v_reset"):
-        arr = np.asarray(getattr(node, key), float).ravel()
-        if not np.allclose(arr, arr[0]):
-            raise ExportError(f"NIR LIF '{name}': {key} differs between neurons; cuba_lif takes "
-                              "one value per population")
-        vals[key] = float(arr[0])
-    if not math.isclose(vals["v_reset"], vals["v_leak"], abs_tol=1e-12):
-        raise ExportError(f"NIR LIF '{name}': v_reset = {vals['v_reset']} differs from v_leak = "
-                          f"{vals['v_leak']}; cuba_lif resets to rest")
-    m = load_model("cuba_lif")
-    n = int(np.asarray(node.tau).size)
-    return PopulationSpec(name=name, model="cuba_lif", n=n, equations=m.equations,
-                          threshold=m.threshold, reset=m.reset, refractory=None, method=m.method,
-                          parameters={"d_u": 1.0, "d_v": -math.expm1(-dt / vals["tau"]),
-                                      "vth": vals["v_threshold"] - vals["v_leak"]},
-                          initial={"u": 0.0, "v": 0.0, "bias": 0.0})
-
-
-def read_nir(path: Union[str, Path]) -> NetworkSpec:
-    """``nir.read`` (type-checked) then :func:`from_nir`."""
+def read_nir(path: Union[str, Path], dt=None, **kwargs) -> NetworkSpec:
+    """``nir.read`` (type-checked) then :func:`from_nir` (``dt`` and ``kwargs`` as there)."""
     import nir
 
     path = Path(path)
@@ -339,4 +329,7 @@ def read_nir(path: Union[str, Path]) -> NetworkSpec:
     except Exception as exc:  # noqa: BLE001 - nir raises many types for bad files
         raise ExportError(f"{path}: not a readable NIR file: {type(exc).__name__}: {exc}") \
             from None
-    return from_nir(graph)
+    try:
+        return from_nir(graph, dt, **kwargs)
+    except ExportError as exc:
+        raise ExportError(f"{path}: {exc}") from None
