@@ -252,7 +252,8 @@ def convention_of(graph, dt=None, spike=None, discretisation=None) -> Convention
             mine = float(np.asarray(mine)) if key == "dt" else _text(mine)
         if value is not None and mine is not None and not (
                 math.isclose(value, mine, rel_tol=1e-9) if key == "dt" else value == mine):
-            raise ExportError(f"the graph states {key} = {mine}, not {value} as given")
+            label = {"spike": "spike_amplitude"}.get(key, key)
+            raise ExportError(f"the graph states {label} = {mine}, not {value} as given")
         chosen[key] = value if value is not None else mine
     if chosen["dt"] is None:
         raise ExportError("the NIR graph does not state its time step: give dt (--dt, e.g. "

@@ -80,15 +80,16 @@ def _flatten(graph, prefix: str = "") -> Tuple[dict, list, Set[str]]:
 
 
 # ----------------------------------------------------------------------- shapes
-def _param(node, key, shape=None) -> np.ndarray:
+def _param(node, key, n: int) -> np.ndarray:
+    """Parameter ``key`` of ``node`` as ``n`` values (an array of n values in any shape, or
+    one value for all)."""
     arr = np.asarray(getattr(node, key), dtype=float)
-    if shape is None:
-        return arr
-    try:
-        return np.broadcast_to(arr, shape).reshape(-1).copy()
-    except ValueError:
-        raise ExportError(f"NIR node: parameter {key} of shape {arr.shape} does not fit the "
-                          f"node's shape {tuple(shape)}") from None
+    if arr.size == n:
+        return arr.reshape(-1).copy()
+    if arr.size == 1:
+        return np.full(n, float(arr.reshape(-1)[0]))
+    raise ExportError(f"NIR node: parameter {key} of shape {arr.shape} does not fit the "
+                      f"node's {n} neurons")
 
 
 NEURON_PARAMS = {"CubaLIF": ("tau_syn", "tau_mem", "r", "v_leak", "v_threshold", "v_reset",
@@ -144,10 +145,10 @@ def _conv_matrix(name, node, in_shape):
                               "(C, H, W)")
         C, H, W = in_shape
 
-    def pair(x, default):
+    def pair(x, default, height):  # (y, x) values; a 1-d layer is an image of height 1
         a = np.atleast_1d(np.asarray(default if x is None else x)).astype(int).ravel()
-        return (1, int(a[0])) if one_d else ((int(a[0]), int(a[0])) if a.size == 1
-                                             else (int(a[0]), int(a[1])))
+        return (height, int(a[0])) if one_d else ((int(a[0]), int(a[0])) if a.size == 1
+                                                  else (int(a[0]), int(a[1])))
     if t in ("Conv1d", "Conv2d"):
         K = np.asarray(node.weight, float)  # (C_out, C_in / groups, k...)
         if one_d:
@@ -157,7 +158,7 @@ def _conv_matrix(name, node, in_shape):
         if c_per * groups != C:
             raise ExportError(f"NIR node '{name}' ({t}): weight {K.shape} with groups = "
                               f"{groups} does not take {C} input channels")
-        dy, dx = pair(node.dilation, 1)
+        dy, dx = pair(node.dilation, 1, 1)
         kernel = np.zeros(((K.shape[2] - 1) * dy + 1, (K.shape[3] - 1) * dx + 1, C, C_out))
         per_group = C_out // groups
         for o in range(C_out):
@@ -170,15 +171,15 @@ def _conv_matrix(name, node, in_shape):
                 raise ExportError(f"NIR node '{name}' ({t}): padding '{padding}' is not 'valid' "
                                   "or 'same'")
         else:
-            padding = pair(padding, 0)
-        stride = pair(node.stride, 1)
+            padding = pair(padding, 0, 0)
+        stride = pair(node.stride, 1, 1)
     else:
-        ky, kx = pair(node.kernel_size, 1)
+        ky, kx = pair(node.kernel_size, 1, 1)
         kernel = np.zeros((ky, kx, C, C))
         for c in range(C):
             kernel[:, :, c, c] = 1.0 if t == "SumPool2d" else 1.0 / (ky * kx)
         bias, C_out = np.zeros(C), C
-        padding, stride = pair(node.padding, 0), pair(node.stride, (ky, kx))
+        padding, stride = pair(node.padding, 0, 0), pair(node.stride, (ky, kx), 1)
     try:
         i, j, w, (Ho, Wo, _) = conv2d((H, W, C), kernel, stride, padding)
     except ValueError as exc:
@@ -242,58 +243,81 @@ class _Graph:
         return self.kind[name] in ("input", "neuron")
 
     def source_shape(self, name):
-        if self.shape[name] is None:  # a neuron that takes its shape from its input
+        """A source's shape: its own, or its input's (if it states none, or only a flat one
+        of the same size: a layer after a convolution keeps the image shape)."""
+        own = self.shape[name]
+        if (own is None or len(own) == 1) and self.kind[name] == "neuron" \
+                and name not in self._busy:
             self._busy.add(name)
-            self.shape[name] = self.input_value(name, self._busy)[1]
-            self._busy.discard(name)
+            try:
+                shape = self._input_shape(name)
+            except ExportError:
+                if own is None:
+                    raise
+                shape = own
+            finally:
+                self._busy.discard(name)
+            if own is None or int(np.prod(shape)) == own[0]:
+                self.shape[name] = tuple(shape)
         return self.shape[name]
 
-    def input_value(self, name, busy=None):
-        """``({source: (M, c)}, shape)``: what flows into ``name`` as linear maps of sources."""
-        total: Dict[str, list] = {}
-        shape = None
+    def _input_shape(self, name):
+        """The shape of the first input of ``name`` that resolves (a recurrent one may not
+        while ``name``'s own shape is being found)."""
+        error = ExportError(f"NIR node '{name}' ({type(self.nodes[name]).__name__}) has no "
+                            "incoming edge")
+        for p in self.pre[name]:
+            try:
+                return self.value(p)[2]
+            except ExportError as exc:
+                error = exc
+        raise error
+
+    def input_value(self, name):
+        """``({source: M}, c, shape)``: what flows into ``name``, ``sum M @ source + c``."""
+        maps: Dict[str, np.ndarray] = {}
+        offset, shape = 0.0, None
         if not self.pre[name]:
             raise ExportError(f"NIR node '{name}' ({type(self.nodes[name]).__name__}) has no "
                               "incoming edge")
         for p in self.pre[name]:
-            value, s = self.value(p)
+            value, c, s = self.value(p)
             if shape is not None and int(np.prod(s)) != int(np.prod(shape)):
-                raise ExportError(f"NIR node '{name}': inputs of shapes {shape} and {s} ")
-            shape = s if shape is None else shape
-            for src, (M, c) in value.items():
-                if src in total:
-                    total[src][0] = total[src][0] + M
-                    total[src][1] = total[src][1] + c
-                else:
-                    total[src] = [M, c]
-        return {k: tuple(v) for k, v in total.items()}, shape
+                raise ExportError(f"NIR node '{name}': its inputs have shapes {shape} and {s}")
+            shape = s if shape is None or len(s) > len(shape) else shape
+            offset = offset + c
+            for src, M in value.items():
+                maps[src] = maps[src] + M if src in maps else M
+        return maps, offset + np.zeros(int(np.prod(shape))), shape
 
     def value(self, name):
-        """``({source: (M, c)}, shape)`` of the output of ``name``."""
+        """``({source: M}, c, shape)`` of the output of ``name``."""
         if self.is_source(name):
             if name in self._busy:  # recurrent edge into a shape-less neuron
                 raise ExportError(f"NIR node '{name}': its size is not stated and depends on "
                                   "itself; give its parameters as arrays")
             shape = self.source_shape(name)
             n = int(np.prod(shape))
-            return {name: (np.eye(n), np.zeros(n))}, shape
+            return {name: np.eye(n)}, np.zeros(n), shape
         if name in self._values:
             return self._values[name]
         if name in self._busy:
             raise ExportError(f"NIR node '{name}': an algebraic loop (a cycle with no neuron)")
         self._busy.add(name)
-        value, shape = self.input_value(name)
-        self._busy.discard(name)
+        try:
+            maps, c, shape = self.input_value(name)
+        finally:
+            self._busy.discard(name)
         A, b, out_shape = self._operator(name, shape)
         if A is not None:
-            value = {s: (A @ M, A @ c + b) for s, (M, c) in value.items()}
-        elif b is not None:
-            value = {s: (M, c + b) for s, (M, c) in value.items()}
+            maps, c = {s: A @ M for s, M in maps.items()}, A @ c
+        if b is not None:
+            c = c + b
         if self.shape[name] is not None and int(np.prod(self.shape[name])) != \
                 int(np.prod(out_shape)):
             raise ExportError(f"NIR node '{name}': output shape {out_shape} differs from its "
                               f"stated {self.shape[name]}")
-        self._values[name] = (value, out_shape)
+        self._values[name] = (maps, c, out_shape)
         return self._values[name]
 
     def _operator(self, name, in_shape):
@@ -340,7 +364,7 @@ def _sanitise(names) -> Dict[str, str]:
 def _neuron(name, node, n, dt, conv: Convention):
     """(d_u, d_v, gain (n,), bias from leak (n,), v_reset (n,), vth, spiking) of a node."""
     t = type(node).__name__
-    P = {k: _param(node, k, (n,)) for k in NEURON_PARAMS[t]
+    P = {k: _param(node, k, n) for k in NEURON_PARAMS[t]
          if getattr(node, k, None) is not None}
     where = f"NIR node '{name}' ({t})"
 
@@ -405,7 +429,7 @@ def import_graph(graph, conv: Convention, analog_inputs: bool = False) -> Networ
             threshold=model.threshold, reset=model.reset, refractory=None, method=model.method,
             parameters={"d_u": d_u, "d_v": d_v, "vth": vth},
             initial={"u": 0.0, "v": v0, "bias": bias})
-        for src, (M, c) in value.items():
+        for src, M in value.items():
             if g.kind[src] == "neuron" and not spiking[src]:
                 raise ExportError(f"NIR node '{src}' ({type(g.nodes[src]).__name__}) feeds "
                                   f"'{name}': it does not spike, and brainkit connections carry "
@@ -420,8 +444,7 @@ def import_graph(graph, conv: Convention, analog_inputs: bool = False) -> Networ
     for name in neurons:
         n = int(np.prod(g.source_shape(name)))
         d_u, d_v, gain, leak, v_reset, vth, _ = _neuron(name, g.nodes[name], n, conv.dt, conv)
-        value, _ = g.input_value(name)
-        drive = sum((c for _, c in value.values()), np.zeros(n))
+        value, drive, _ = g.input_value(name)
         if np.any(drive != 0) and d_u != 1.0:
             raise ExportError(f"NIR node '{name}' ({type(g.nodes[name]).__name__}): a constant "
                               "input (an Affine or Conv bias) into a neuron with synaptic memory "
@@ -429,7 +452,7 @@ def import_graph(graph, conv: Convention, analog_inputs: bool = False) -> Networ
         add_population(name, names[name], n, d_u, d_v, vth, leak + gain * drive, -v_reset,
                        value, gain)
     for name in outputs:
-        value, shape = g.input_value(name)
+        value, drive, shape = g.input_value(name)
         n = int(np.prod(shape))
         direct = g.pre[name][0] if len(g.pre[name]) == 1 else None
         if direct in spiking and spiking[direct]:
@@ -439,9 +462,7 @@ def import_graph(graph, conv: Convention, analog_inputs: bool = False) -> Networ
             pop = names[direct]
         else:  # a linear map of sources: a pass-through population v[t] = x[t-1], read out
             pop = names[name]
-            add_population(name, pop, n, 1.0, 1.0, np.inf,
-                           sum((c for _, c in value.values()), np.zeros(n)), 0.0, value,
-                           np.ones(n))
+            add_population(name, pop, n, 1.0, 1.0, np.inf, drive, 0.0, value, np.ones(n))
         spec.readouts[names[name]] = ReadoutSpec(names[name], pop, "v", np.eye(n), None)
         spec.metadata.setdefault("nir_outputs", {})[name] = f"{names[name]} (readout of v)"
     spec.validate("NIR graph")
