@@ -9,6 +9,8 @@ Sub-commands::
     brainkit finetune NETWORK.h5 --out DIR [--steps N]   Loihi-aware fine-tuning
     brainkit export NETWORK.h5 --to TARGET --out DIR [--check] [--trials N]
                                                  TARGET: brainkit.exporters.TARGETS
+    brainkit import GRAPH.nir --out NETWORK.h5 [--dt 1ms] [--spike step|delta]
+                  [--discretisation euler|exp] [--analog-inputs] [--overwrite]
 """
 
 from __future__ import annotations
@@ -70,7 +72,62 @@ def _parser() -> argparse.ArgumentParser:
     f.add_argument("--steps", type=int, default=600)
     f.add_argument("--lr", type=float, default=0.01)
     f.add_argument("--trials", type=int, default=256)
+    from .exporters.nir_convention import DISCRETISATIONS, SPIKES
+
+    i = sub.add_parser("import", help="read a NIR graph (snnTorch, Norse, Rockpool, ...) into a "
+                                      "network file")
+    i.add_argument("graph")
+    i.add_argument("--out", required=True, help="the network file (.h5) to write")
+    i.add_argument("--dt", default=None,
+                   help="time step (e.g. 1ms, 100us, 0.001); required where the graph states none")
+    i.add_argument("--spike", choices=SPIKES, default=None,
+                   help="what a spike is worth: 'step' (default: once per step, as snnTorch "
+                        "and Norse) or 'delta' (a pulse of area 1)")
+    i.add_argument("--discretisation", choices=DISCRETISATIONS, default=None,
+                   help="decay per step: 'euler' (default: dt/tau) or 'exp' (1 - exp(-dt/tau))")
+    i.add_argument("--analog-inputs", action="store_true",
+                   help="inputs carry values (a 'current' input), not spikes")
+    i.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
     return p
+
+
+def parse_dt(text: str):
+    """``'1ms'``, ``'100 us'``, ``'0.5e-3 s'`` or ``'0.001'`` (seconds) as a Brian2 time."""
+    import re
+
+    from brian2 import ms, second, us
+
+    m = re.fullmatch(r"\s*([0-9.]+(?:[eE][-+]?[0-9]+)?)\s*(s|ms|us)?\s*", text)
+    if not m:
+        raise ValueError(f"--dt {text!r} is not a time such as 1ms, 100us or 0.001")
+    value = float(m.group(1)) * {"s": second, "ms": ms, "us": us, None: second}[m.group(2)]
+    if not value > 0:
+        raise ValueError(f"--dt {text!r} must be positive")
+    return value
+
+
+def _import_main(args) -> int:
+    """``brainkit import``: a NIR graph to a network file (refuses to replace one)."""
+    from pathlib import Path
+
+    from .exporters.cuba import ExportError
+    from .exporters.nir import read_nir
+    from .netfile import NetworkFileError, save_network
+
+    out = Path(args.out)
+    try:
+        dt = None if args.dt is None else parse_dt(args.dt)
+        if out.exists() and not args.overwrite:
+            raise ValueError(f"{out} exists; give --overwrite to replace it")
+        spec = read_nir(args.graph, dt, spike=args.spike, discretisation=args.discretisation,
+                        analog_inputs=args.analog_inputs)
+        save_network(out, spec)
+    except (ValueError, ExportError, NetworkFileError, OSError) as exc:
+        print(f"brainkit import: {exc}", file=sys.stderr)
+        return 2
+    sizes = ", ".join(f"{k} ({p.n})" for k, p in spec.populations.items())
+    print(f"imported {args.graph} -> {out}: populations {sizes}; dt = {spec.dt}")
+    return 0
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -90,6 +147,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         from .training.cli import main as run
     elif args.command == "finetune":
         from .loihi.cli import finetune_main as run
+    elif args.command == "import":
+        run = _import_main
     else:
         from .loihi.cli import export_main as run
     return int(run(args) or 0)

@@ -7,10 +7,12 @@ import json
 import nir
 import numpy as np
 import pytest
-from brian2 import Mohm, ms, mV
+from brian2 import ms
 
 from brainkit.loihi.cli import export_main as main
-from brainkit.exporters.cuba import ExportError
+from brainkit.exporters.cuba import ExportError, to_cuba
+from brainkit.exporters.inputs import input_values
+from brainkit.exporters.loihi_ref import simulate
 from brainkit.loihi.random_network import random_cuba_network
 from brainkit.exporters.nir import from_nir, read_nir, to_nir, write_nir
 from brainkit.netfile import ReadoutSpec, save_network
@@ -32,23 +34,18 @@ def test_written_file_type_checks_and_round_trips(tmp_path, model):
     graph = nir.read(path, type_check=True)  # nir's own reader and type check
     assert {k: type(v).__name__ for k, v in graph.nodes.items()} == {
         "in": "Input", "in->p": "Linear", "p->p": "Linear", "p": "CubaLIF", "out": "Affine",
-        "out.out": "Output"}
+        "out.out": "Output", "p.spikes": "Output"}
     assert ("p", "p->p") in graph.edges and ("p->p", "p") in graph.edges
-    lif = graph.nodes["p"]
-    tau_syn = float(lif.tau_syn[0])
-    # NIR semantics: an input spike moves I by weight / tau_syn, i.e. the brainkit jump w
-    np.testing.assert_allclose(graph.nodes["in->p"].weight,
-                               spec.connections["in->p"].weights.T * tau_syn, rtol=1e-12)
-    if model == "lif":
-        P = spec.populations["p"].parameters
-        assert tau_syn == pytest.approx(5e-3)
-        np.testing.assert_allclose(lif.tau_mem, float(P["tau_m"]))
-        np.testing.assert_allclose(lif.r, float(P["R"]))
-        np.testing.assert_allclose(lif.v_threshold, float(P["V_th"]))
-        np.testing.assert_allclose(lif.v_leak, float(P["E_L"]))
-    else:  # the same decay per step: exp(-dt/tau) = 1 - d
-        np.testing.assert_allclose(np.exp(-1e-3 / lif.tau_syn), 1 - 0.2, rtol=1e-12)
-        np.testing.assert_allclose(np.exp(-1e-3 / lif.tau_mem), 1 - 0.1, rtol=1e-12)
+    assert (graph.metadata["spike_amplitude"], graph.metadata["discretisation"]) == \
+        ("step", "euler")
+    lif, cuba = graph.nodes["p"], to_cuba(spec).populations["p"]
+    # forward Euler: d = dt / tau; r = 1/d_v, so a current I moves v by d_v r I = I per step
+    np.testing.assert_allclose(1e-3 / lif.tau_syn, cuba.d_u, rtol=1e-12)
+    np.testing.assert_allclose(1e-3 / lif.tau_mem, cuba.d_v, rtol=1e-12)
+    np.testing.assert_allclose(lif.r, 1 / cuba.d_v, rtol=1e-12)
+    np.testing.assert_allclose(lif.v_leak * cuba.d_v, cuba.bias, rtol=1e-12)  # the bias
+    np.testing.assert_allclose(graph.nodes["in->p"].weight * cuba.d_u,  # a spike adds d_u W
+                               to_cuba(spec).connections["in->p"].weights, rtol=1e-12)
     back = read_nir(path)
     assert back.dt == spec.dt and back.metadata == spec.metadata
     for name, c in spec.connections.items():
@@ -70,26 +67,54 @@ def test_written_file_type_checks_and_round_trips(tmp_path, model):
     np.testing.assert_allclose(back.inputs["in"].parameters["times"] / ms, t / ms)
 
 
-def test_a_foreign_cubalif_graph_imports_as_lif():
-    n = 3
-    ones = np.ones(n)
+@pytest.mark.parametrize("model", ["cuba_lif", "lif"])
+@pytest.mark.parametrize("spike,disc", [("step", "euler"), ("step", "exp"), ("delta", "euler"),
+                                        ("delta", "exp")])
+def test_the_numbers_alone_reproduce_the_network(model, spike, disc):
+    """Without brainkit's metadata a graph imports (under the convention it states) as a
+    network with the same spikes as the original, bias included."""
+    _, spec = random_cuba_network(n_in=4, n=8, steps=300, seed=1, model=model, w_in=0.5,
+                                  w_rec=0.3)
+    graph = to_nir(spec, spike=spike, discretisation=disc, readouts=False)
+    for node in graph.nodes.values():
+        node.metadata = {}
+    graph.metadata = {k: v for k, v in graph.metadata.items() if not k.startswith("brainkit")}
+    foreign = from_nir(graph)
+    assert foreign.populations["p"].model == "cuba_lif"
+    x = input_values(spec, 300)
+    a = simulate(to_cuba(spec), x, 300).spikes["p"]
+    b = simulate(to_cuba(foreign), x, 300).spikes["p"]
+    assert a.sum() > 200
+    np.testing.assert_array_equal(a, b)
+
+
+def test_an_imported_graph_runs_in_brian2_as_in_the_reference():
+    """Brian2 (through the network file) runs an imported peer-style graph - a non-spiking
+    readout population (vth = inf), per-neuron bias from v_leak and v_reset - as the map."""
+    from brainkit.network_spec import simulate_brian2
+
+    rng = np.random.default_rng(0)
+    n = 6
     graph = nir.NIRGraph(nodes={
-        "x": nir.Input(input_type=np.array([2])),
-        "w": nir.Linear(weight=np.full((n, 2), 2e-12)),
-        "lif": nir.CubaLIF(tau_syn=4e-3 * ones, tau_mem=20e-3 * ones, r=5e7 * ones,
-                           v_leak=-0.065 * ones, v_threshold=-0.05 * ones,
-                           v_reset=-0.065 * ones),
-        "y": nir.Output(output_type=np.array([n]))},
-        edges=[("x", "w"), ("w", "lif"), ("lif", "y")])
-    spec = from_nir(graph)
-    P = spec.populations["lif"].parameters
-    assert P["tau_m"] == 20 * ms and P["R"] == 50 * Mohm and P["V_th"] == -50 * mV
-    c = spec.connections["w"]
-    assert c.synapse == "exp_current" and c.parameters["tau_syn"] == 4 * ms
-    np.testing.assert_allclose(c.weights, np.full((2, n), 2e-12 / 4e-3))  # jumps in amp
-    graph.nodes["lif"].tau_mem = np.array([0.02, 0.03, 0.02])
-    with pytest.raises(ExportError, match="tau_mem differs between neurons"):
-        from_nir(graph)
+        "input": nir.Input(input_type=np.array([3])),
+        "0": nir.Linear(weight=rng.normal(1.0, 0.5, (n, 3))),
+        "1": nir.CubaLIF(tau_syn=np.full(n, 4e-3), tau_mem=np.full(n, 8e-3), r=np.full(n, 8.0),
+                         v_leak=rng.normal(0.3, 0.2, n), v_threshold=np.full(n, 0.8),
+                         v_reset=np.full(n, -0.2), w_in=np.ones(n)),
+        "2": nir.Linear(weight=rng.normal(0, 1, (2, n))),
+        "3": nir.LI(tau=np.full(2, 5e-3), r=np.ones(2), v_leak=np.zeros(2)),
+        "output": nir.Output(output_type=np.array([2]))},
+        edges=[("input", "0"), ("0", "1"), ("1", "2"), ("2", "3"), ("3", "output")])
+    spec = from_nir(graph, dt=1 * ms)
+    steps = 200
+    x = {"input": (rng.random((steps, 3)) < 0.3).astype(float)}
+    ref = simulate(to_cuba(spec), x, steps, record={"n3": ["v"]})
+    spikes, res = simulate_brian2(spec, x, steps, record={"n3": ["v"]})
+    assert ref.spikes["n1"].sum() > 50
+    np.testing.assert_array_equal(spikes["n1"], ref.spikes["n1"])
+    v = np.asarray(res.traces["n3"]["v"], float).T  # Brian2 samples at the start of a step
+    assert np.ptp(v) > 0.1
+    np.testing.assert_allclose(v[1:], ref.traces["n3"]["v"][:-1], rtol=1e-9, atol=1e-12)
 
 
 def test_unsupported_models_and_bad_files_are_refused(tmp_path):
@@ -100,7 +125,7 @@ def test_unsupported_models_and_bad_files_are_refused(tmp_path):
     spec = NetworkSpec(dt=0.1 * ms)
     spec.populations["h"] = PopulationSpec("h", "theta", 2, m.equations, m.threshold, m.reset,
                                            None, m.method, dict(m.parameters), dict(m.initial))
-    with pytest.raises(ExportError, match="model 'theta' has no NIR form"):
+    with pytest.raises(ExportError, match="model 'theta' cannot be exported"):
         to_nir(spec)
     bad = tmp_path / "bad.nir"
     bad.write_bytes(b"nonsense")
@@ -121,11 +146,7 @@ def test_cli_writes_a_nir_file(tmp_path):
 
 
 def test_lif_nodes_export_and_import(tmp_path):
-    """cuba_lif with d_u = 1 (no current memory) is NIR's LIF; a foreign LIF imports as it."""
-    from brainkit.exporters.inputs import input_values
-    from brainkit.exporters.cuba import to_cuba
-    from brainkit.exporters.loihi_ref import simulate
-
+    """cuba_lif with d_u = 1 (no current memory) is NIR's LIF, its bias v_leak d_v."""
     _, spec = random_cuba_network(n_in=5, n=6, steps=200, seed=3, w_in=0.4)
     spec.populations["p"].parameters["d_u"] = 1.0
     graph = nir.read(write_nir(tmp_path / "lif.nir", spec))
@@ -133,16 +154,21 @@ def test_lif_nodes_export_and_import(tmp_path):
     back = read_nir(tmp_path / "lif.nir")
     np.testing.assert_allclose(back.connections["p->p"].weights,
                                spec.connections["p->p"].weights, rtol=1e-12)
-    # without brainkit's metadata the native numbers give the same network
-    for node in graph.nodes.values():
-        node.metadata = {}
-    graph.metadata = {}
-    foreign = from_nir(graph, dt=spec.dt)  # a foreign graph does not carry dt
-    assert foreign.populations["p"].parameters["d_v"] == pytest.approx(
-        spec.populations["p"].parameters["d_v"], rel=1e-12)
+    foreign = from_nir(graph, use_metadata=False)
     x = input_values(spec, 200)
-    spec.populations["p"].initial["bias"] = 0.0  # NIR's LIF has no bias
     a = simulate(to_cuba(spec), x, 200).spikes["p"]
     b = simulate(to_cuba(foreign), x, 200).spikes["p"]
     assert a.sum() > 20
     np.testing.assert_array_equal(a, b)
+
+
+def test_what_nir_cannot_hold_is_refused():
+    _, spec = random_cuba_network(n_in=3, n=4, steps=20, seed=0)
+    spec.populations["p"].initial["v"] = np.full(4, 0.5)
+    with pytest.raises(ExportError, match="population 'p': initial v is not 0"):
+        to_nir(spec)
+    _, spec = random_cuba_network(n_in=3, n=4, steps=20, seed=0)
+    spec.readouts["r"] = ReadoutSpec("r", "p", "v", np.ones((1, 4)), None)
+    with pytest.raises(ExportError, match="readout 'r' of variable 'v'.*readouts=False"):
+        to_nir(spec)
+    assert "r" not in to_nir(spec, readouts=False).nodes
