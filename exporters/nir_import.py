@@ -80,16 +80,18 @@ def _flatten(graph, prefix: str = "") -> Tuple[dict, list, Set[str]]:
 
 
 # ----------------------------------------------------------------------- shapes
-def _param(node, key, n: int) -> np.ndarray:
-    """Parameter ``key`` of ``node`` as ``n`` values (an array of n values in any shape, or
-    one value for all)."""
-    arr = np.asarray(getattr(node, key), dtype=float)
+def _vector(value, n: int, what: str) -> np.ndarray:
+    """``value`` as ``n`` numbers (an array of n values in any shape, or one value for all)."""
+    arr = np.asarray(value, dtype=float)
     if arr.size == n:
         return arr.reshape(-1).copy()
     if arr.size == 1:
         return np.full(n, float(arr.reshape(-1)[0]))
-    raise ExportError(f"NIR node: parameter {key} of shape {arr.shape} does not fit the "
-                      f"node's {n} neurons")
+    raise ExportError(f"{what} of shape {arr.shape} does not fit {n} values")
+
+
+def _param(node, key, n: int, where: str) -> np.ndarray:
+    return _vector(getattr(node, key), n, f"{where}: parameter {key}")
 
 
 NEURON_PARAMS = {"CubaLIF": ("tau_syn", "tau_mem", "r", "v_leak", "v_threshold", "v_reset",
@@ -151,6 +153,9 @@ def _conv_matrix(name, node, in_shape):
                                                   else (int(a[0]), int(a[1])))
     if t in ("Conv1d", "Conv2d"):
         K = np.asarray(node.weight, float)  # (C_out, C_in / groups, k...)
+        if K.ndim != (3 if one_d else 4):
+            raise ExportError(f"NIR node '{name}' ({t}): weight of shape {K.shape} is not "
+                              f"(C_out, C_in / groups, {'k' if one_d else 'k_y, k_x'})")
         if one_d:
             K = K[:, :, None, :]
         groups = int(node.groups)
@@ -164,7 +169,7 @@ def _conv_matrix(name, node, in_shape):
         for o in range(C_out):
             g = o // per_group
             kernel[::dy, ::dx, g * c_per:(g + 1) * c_per, o] = K[o].transpose(1, 2, 0)
-        bias = np.broadcast_to(np.asarray(node.bias, float), (C_out,))
+        bias = _vector(node.bias, C_out, f"NIR node '{name}' ({t}): bias")
         padding = node.padding
         if isinstance(padding, str):
             if padding not in ("valid", "same"):
@@ -332,11 +337,11 @@ class _Graph:
             if W.shape[1] != n_in:
                 raise ExportError(f"NIR node '{name}' ({t}): weight {W.shape} takes {W.shape[1]} "
                                   f"inputs, its input has {n_in}")
-            b = np.broadcast_to(np.asarray(node.bias, float), (W.shape[0],)) \
+            b = _vector(node.bias, W.shape[0], f"NIR node '{name}' (Affine): bias") \
                 if t == "Affine" and node.bias is not None else np.zeros(W.shape[0])
             return W, b, (W.shape[0],)
         if t == "Scale":
-            s = np.broadcast_to(np.asarray(node.scale, float), (n_in,))
+            s = _vector(node.scale, n_in, f"NIR node '{name}' (Scale): scale")
             return np.diag(s), None, in_shape
         if t == "Flatten":
             out = node.output_type.get("output") if node.output_type else None
@@ -364,9 +369,9 @@ def _sanitise(names) -> Dict[str, str]:
 def _neuron(name, node, n, dt, conv: Convention):
     """(d_u, d_v, gain (n,), bias from leak (n,), v_reset (n,), vth, spiking) of a node."""
     t = type(node).__name__
-    P = {k: _param(node, k, n) for k in NEURON_PARAMS[t]
-         if getattr(node, k, None) is not None}
     where = f"NIR node '{name}' ({t})"
+    P = {k: _param(node, k, n, where) for k in NEURON_PARAMS[t]
+         if getattr(node, k, None) is not None}
 
     def one(key, values):
         if not np.allclose(values, values[0], rtol=1e-12, atol=0):
@@ -392,13 +397,19 @@ def _neuron(name, node, n, dt, conv: Convention):
         leak = zero
     else:  # Threshold: v = input, every step
         d_u, d_v, gain, leak = 1.0, 1.0, np.ones(n), zero
+    scale = np.ones(n)
     if t not in SPIKING:
         vth = np.inf
-    elif t == "Threshold":
-        vth = one("threshold", P["threshold"])
     else:
-        vth = one("v_threshold - v_reset", P["v_threshold"] - v_reset)
-    return d_u, d_v, gain, leak, v_reset, vth, t in SPIKING
+        height = P["threshold"] if t == "Threshold" else P["v_threshold"] - v_reset
+        if np.allclose(height, height[0], rtol=1e-12, atol=0):
+            vth = float(height[0])
+        elif np.all(height > 0):  # v measured in units of each neuron's threshold: vth = 1
+            scale, vth = 1 / height, 1.0
+        else:
+            raise ExportError(f"{where}: thresholds (above reset) differ between neurons and "
+                              "are not all positive; a brainkit population has one threshold")
+    return d_u, d_v, gain * scale, leak * scale, v_reset * scale, vth, t in SPIKING
 
 
 def import_graph(graph, conv: Convention, analog_inputs: bool = False) -> NetworkSpec:
