@@ -108,7 +108,8 @@ def test_other_conventions_scale_the_input_as_documented(spike, disc):
 
 def test_recurrence_direct_edges_bias_and_zero_dim_parameters():
     """Input -> LIF and LIF -> LIF edges without a Linear (identity), a recurrent Linear, an
-    Affine bias into a LIF (a constant drive), scalar (0-d) parameters."""
+    Affine bias into a LIF (a constant drive), scalar (0-d) parameters, thresholds that
+    differ between neurons."""
     rng = np.random.default_rng(2)
     n = 5
     W = rng.normal(0, 0.8, (n, n))
@@ -118,7 +119,7 @@ def test_recurrence_direct_edges_bias_and_zero_dim_parameters():
         "a": nir.LIF(tau=np.array(4e-3), r=np.array(4.0), v_leak=np.array(0.0),
                      v_threshold=np.array(0.8), v_reset=np.array(0.0)),
         "rec": nir.Affine(weight=W, bias=np.full(n, 0.05)),
-        "b": _lif(n),
+        "b": _lif(n, v_threshold=np.linspace(0.6, 1.4, n)),  # v in units of each threshold
         "y": nir.Output(output_type=np.array([n]))},
         edges=[("x", "a"), ("a", "rec"), ("rec", "a"), ("a", "b"), ("b", "y")],
         type_check=False)  # nir's type check cannot infer 0-d parameters
