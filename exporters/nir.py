@@ -97,7 +97,7 @@ def _neuron_node(P, conv: Convention):
     """The NIR node of a float :class:`CubaPopulation` and its input gain (n,)."""
     import nir
 
-    from .nir_import import _neuron
+    from .nir_import import neuron_map
 
     where = f"population '{P.name}'"
     for var, x0 in (("u", P.u0), ("v", P.v0)):
@@ -121,7 +121,7 @@ def _neuron_node(P, conv: Convention):
         node = nir.CubaLIF(tau_syn=conv.tau(d_u, where) * ones,
                            tau_mem=conv.tau(d_v, where) * ones, r=ones / d_v, v_leak=bias / d_v,
                            v_threshold=vth, v_reset=zeros, w_in=ones)
-    gain = _neuron(P.name, node, n, conv.dt, conv)[2]
+    gain = neuron_map(P.name, node, n, conv.dt, conv)[2]
     return node, gain
 
 

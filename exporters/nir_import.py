@@ -366,8 +366,10 @@ def _sanitise(names) -> Dict[str, str]:
     return out
 
 
-def _neuron(name, node, n, dt, conv: Convention):
-    """(d_u, d_v, gain (n,), bias from leak (n,), v_reset (n,), vth, spiking) of a node."""
+def neuron_map(name, node, n, dt, conv: Convention):
+    """``(d_u, d_v, gain, leak, v_reset, vth, spiking)``: the ``cuba_lif`` form of a NIR
+    neuron node of ``n`` neurons (gain: v per unit of input, leak: the bias, v_reset: where
+    v is measured from; arrays of n, in units of each neuron's threshold if those differ)."""
     t = type(node).__name__
     where = f"NIR node '{name}' ({t})"
     P = {k: _param(node, k, n, where) for k in NEURON_PARAMS[t]
@@ -454,7 +456,8 @@ def import_graph(graph, conv: Convention, analog_inputs: bool = False) -> Networ
         spiking[name] = type(g.nodes[name]).__name__ in SPIKING
     for name in neurons:
         n = int(np.prod(g.source_shape(name)))
-        d_u, d_v, gain, leak, v_reset, vth, _ = _neuron(name, g.nodes[name], n, conv.dt, conv)
+        d_u, d_v, gain, leak, v_reset, vth, _ = neuron_map(name, g.nodes[name], n, conv.dt,
+                                                           conv)
         value, drive, _ = g.input_value(name)
         if np.any(drive != 0) and d_u != 1.0:
             raise ExportError(f"NIR node '{name}' ({type(g.nodes[name]).__name__}): a constant "

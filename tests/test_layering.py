@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 #: what each part of the package may import from brainkit (besides itself)
 ALLOWED = {
     "exporters": {"brainkit.fileio", "brainkit.netfile", "brainkit.library",
-                  "brainkit.exporters"},
+                  "brainkit.connectivity", "brainkit.exporters"},  # connectivity: NIR Conv2d
     "brainkit/training": {"brainkit.training", "brainkit.fileio", "brainkit.library",
                           "brainkit.netfile", "brainkit.tasknet", "brainkit.equations",
                           "brainkit.engine", "brainkit.backends", "brainkit.network",
