@@ -58,10 +58,14 @@ test: venv venv-lava
 test-all: venv venv-lava
 	$(PY) -m pytest -q -m ''
 
-# Benchmarks: PyTorch (the training peer) lives in its own Python 3.11 environment.
+# Benchmarks: the peers live in their own Python 3.11 environment: PyTorch (the training peer),
+# snnTorch and Norse (the NIR peers). Norse goes in without its declared torchvision (only its
+# datasets use it, and it would pull a multi-GB CUDA build of torch).
 .venv-bench/.installed:
 	"$(firstword $(PYTHON311))" -m venv .venv-bench
 	.venv-bench/bin/pip install -q torch==2.13.0 numpy
+	.venv-bench/bin/pip install -q snntorch==1.0.0 nir==1.0.8 nirtorch==2.6
+	.venv-bench/bin/pip install -q --no-deps norse==1.1.0
 	touch $@
 
 bench: venv venv-lava .venv-bench/.installed
