@@ -36,6 +36,11 @@ computed from the graph's edges) are the peer's delayed by ``k`` steps: the scri
 ``brainkit[k:]`` with ``peer[:-k]`` and counts every step and neuron where the two differ
 (a spike in one and not the other), over every Output of the graph.
 
+Each brainkit -> peer row also says whether ``to_nir(spec, peer=...)`` (brainkit's export
+for that peer) refuses the graph for a known limit or bug of the peer
+(:func:`brainkit.exporters.nir.peer_problems`; the reasons are in the JSON): a mismatch or a
+peer's refusal should come with such a refusal.
+
 Outcomes: ``identical (K spikes)``; ``N mismatching spike events of K`` (K: brainkit's spikes
 in the compared window); ``peer refused: ...`` (the peer's importer/exporter raised, or wrote a
 graph contradicting its own network; the peer's source line is named); ``brainkit refused:
@@ -264,7 +269,9 @@ def brainkit_to_peer(a, py: str, work: Path, bnir):
         xpath = work / f"{slug}.inputs.npz"
         np.savez(xpath, **{k: np.asarray(v, np.float32) for k, v in x.items()})
         for peer in PEERS:
-            row = dict(base, peer=peer)
+            problems = bnir.peer_problems(graph, peer)  # what to_nir(..., peer=peer) refuses
+            row = dict(base, peer=peer, export_for_peer="ok" if not problems else
+                       "refused: " + "; ".join(problems))
             try:
                 _, y = run_peer(py, ["run", "--peer", peer, "--graph", str(gpath),
                                      "--inputs", str(xpath), "--dt", repr(dt),
@@ -335,7 +342,11 @@ def peer_to_brainkit(a, py: str, work: Path, bnir):
 # ----------------------------------------------------------------------- main
 def _row_text(r, widths=(26, 17, 9)) -> str:
     cells = (r["network"], r["direction"], r["peer"])
-    return "  ".join(c.ljust(w) for c, w in zip(cells, widths)) + "  " + r["outcome"]
+    check = r.get("export_for_peer")
+    note = "" if check is None else (
+        "   [to_nir(peer=...): ok]" if check == "ok" else
+        f"   [to_nir(peer=...) refuses: {check.count(';') + 1} known peer limit(s)]")
+    return "  ".join(c.ljust(w) for c, w in zip(cells, widths)) + "  " + r["outcome"] + note
 
 
 def table(rows) -> str:

@@ -234,8 +234,9 @@ CONVERTERS: Dict[str, Callable[[NetworkSpec, PopulationSpec, CubaNetwork], None]
 }
 
 
-def to_cuba(spec: NetworkSpec) -> CubaNetwork:
-    """Convert every population of ``spec`` with the converter of its model.
+def to_cuba(spec: NetworkSpec, target: str = "Lava") -> CubaNetwork:
+    """Convert every population of ``spec`` with the converter of its model (``target``:
+    the export this conversion is for, named in errors).
 
     Raises
     ------
@@ -253,7 +254,7 @@ def to_cuba(spec: NetworkSpec) -> CubaNetwork:
         conv = CONVERTERS.get(pop.model)
         if conv is None:
             raise ExportError(f"population '{pop.name}': model '{pop.model}' cannot be exported "
-                              f"to Lava (models with a converter: {', '.join(sorted(CONVERTERS))}; "
+                              f"to {target} (models with a converter: {', '.join(sorted(CONVERTERS))}; "
                               "a trained reset-free/gated task network goes through its CUBA LIF "
                               "mapping, brainkit.loihi.mapping, which needs its metadata 'task')")
         conv(spec, pop, net)

@@ -9,8 +9,8 @@ forward-Euler decays - how snnTorch and Norse run a graph)::
     Linear '<connection>'     weight (n_post, n_pre) = Lava weight / gain of the target
     CubaLIF '<population>'    tau_syn, tau_mem from d_u, d_v; r = 1/d_v, w_in = 1,
                               v_leak = bias/d_v (the per-neuron bias), v_reset = 0, v_threshold
-      LIF  (d_u = 1)          tau from d_v, r = 1/d_v, v_leak = bias/d_v
-      IF   (d_u = 1, d_v = 0) r = 1/dt (step) or 1 (delta)
+      LIF  (d_u = 1)          tau from d_v, r = 1, v_leak = bias/d_v
+      IF   (d_u = 1, d_v = 0) r = 1
     Output '<population>.spikes'
     readout of spikes:        Affine '<readout>' (O, bias) -> Output '<readout>.out'
     readout of the trace s:   Linear '<readout>' (O) -> LI '<readout>.filter' (the
@@ -32,7 +32,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Any, Dict, Union
+from typing import Any, Dict, List, Optional, Union
 
 import numpy as np
 
@@ -109,13 +109,12 @@ def _neuron_node(P, conv: Convention):
     if d_u == 1.0 and d_v == 0.0:
         if np.any(bias != 0):
             raise ExportError(f"{where}: a bias without leak (d_v = 0) has no NIR IF form")
-        node = nir.IF(r=(1 / conv.dt if conv.spike == "step" else 1.0) * ones, v_threshold=vth,
-                      v_reset=zeros)
+        node = nir.IF(r=ones, v_threshold=vth, v_reset=zeros)
     elif d_v == 0.0:
         raise ExportError(f"{where}: d_v = 0 with a synaptic current (d_u = {d_u}) has no NIR "
                           "CubaLIF form")
     elif d_u == 1.0:
-        node = nir.LIF(tau=conv.tau(d_v, where) * ones, r=ones / d_v, v_leak=bias / d_v,
+        node = nir.LIF(tau=conv.tau(d_v, where) * ones, r=ones, v_leak=bias / d_v,
                        v_threshold=vth, v_reset=zeros)
     else:
         node = nir.CubaLIF(tau_syn=conv.tau(d_u, where) * ones,
@@ -162,15 +161,17 @@ def _spec_scale(spec_w: np.ndarray, cuba_w: np.ndarray) -> float:
 
 
 def to_nir(spec: NetworkSpec, *, spike: str = "step", discretisation: str = "euler",
-           readouts: bool = True):
+           readouts: bool = True, peer: Optional[str] = None):
     """The NIR graph (type-checked by nir) of ``spec``, read with the convention ``spike``
     and ``discretisation`` (:mod:`brainkit.exporters.nir_convention`); ``readouts=False``
-    leaves the readouts out (every population's spikes are an Output either way)."""
+    leaves the readouts out (every population's spikes are an Output either way).  With
+    ``peer`` ('snntorch' or 'norse'), a graph that peer's own importer would run otherwise
+    than written (:func:`peer_problems`) is an ExportError listing why."""
     import nir
 
     from .cuba import to_cuba
 
-    cuba = to_cuba(spec)
+    cuba = to_cuba(spec, target="NIR")
     conv = Convention(cuba.dt, spike, discretisation)
     nodes: Dict[str, Any] = {}
     edges = []
@@ -204,9 +205,72 @@ def to_nir(spec: NetworkSpec, *, spike: str = "step", discretisation: str = "eul
     meta = dict(conv.metadata(), brainkit_format=FORMAT, brainkit_dt=cuba.dt,
                 brainkit_metadata=json.dumps(spec.metadata or {}))
     try:
-        return nir.NIRGraph(nodes=nodes, edges=edges, metadata=meta, type_check=True)
+        graph = nir.NIRGraph(nodes=nodes, edges=edges, metadata=meta, type_check=True)
     except (ValueError, AssertionError) as exc:
         raise ExportError(f"NIR rejected the graph: {exc}") from None
+    if peer is not None:
+        problems = peer_problems(graph, peer)
+        if problems:
+            raise ExportError(f"{peer} would not run this graph as written: "
+                              + "; ".join(problems))
+    return graph
+
+
+# ----------------------------------------------------------------- the peers
+#: NIR node types each peer's importer takes (snnTorch 1.0.0 import_nir.py, Norse 1.1.0
+#: torch/utils/import_nir.py)
+PEER_NODES = {
+    "snntorch": {"Input", "Output", "Affine", "Linear", "Conv2d", "Flatten", "AvgPool2d", "IF",
+                 "LIF", "CubaLIF", "NIRGraph"},
+    "norse": {"Input", "Output", "Affine", "Linear", "Conv2d", "Flatten", "SumPool2d", "IF",
+              "LIF", "CubaLIF", "NIRGraph"},
+}
+
+
+def peer_problems(graph, peer: str) -> List[str]:
+    """Why ``peer``'s own NIR importer would run ``graph`` otherwise than it says: the limits
+    and bugs of snnTorch 1.0.0 and Norse 1.1.0 found by ``benchmarks/nir_peers.py`` (each with
+    the peer's source line); ``[]`` if none is known."""
+    if peer not in PEER_NODES:
+        raise ExportError(f"peer '{peer}' is not one of {sorted(PEER_NODES)}")
+    problems = []
+
+    def say(text):
+        if text not in problems:
+            problems.append(text)
+    dt = (graph.metadata or {}).get("dt")
+    if peer == "snntorch" and dt is not None and not math.isclose(float(np.asarray(dt)), 1e-4):
+        say(f"snnTorch integrates every graph at dt = 0.1 ms (import_nir.py: dt = 1e-4), this "
+            f"one is for dt = {float(np.asarray(dt)):g} s")
+    cycles = {b for a, b in graph.edges for c, d in graph.edges if (a, b) == (d, c)}
+    for name, node in graph.nodes.items():
+        t = type(node).__name__
+        if t not in PEER_NODES[peer]:
+            say(f"{peer} has no importer for {t} ('{name}')")
+            continue
+        leak = np.asarray(getattr(node, "v_leak", 0.0), float)
+        reset = np.asarray(getattr(node, "v_reset", 0.0) if getattr(node, "v_reset", None)
+                           is not None else 0.0, float)
+        if np.any(reset != 0):
+            say(f"{peer} resets v to 0, not v_reset ('{name}')")
+        if peer == "snntorch":
+            if np.any(leak != 0):
+                say(f"snnTorch refuses v_leak, brainkit's per-neuron bias ('{name}'; "
+                    "import_nir.py:281)")
+            if t == "IF":
+                say(f"snnTorch runs IF as a leaky neuron, beta = 0.9 ('{name}')")
+            if t in ("LIF", "CubaLIF") and name in cycles:
+                say(f"snnTorch feeds the external input of a recurrent layer through its "
+                    f"recurrent weights ('{name}'; import_nir.py:41)")
+        else:
+            if t == "CubaLIF" and np.any(leak != 0):
+                say(f"Norse leaks a CubaLIF's synaptic current towards v_leak and starts both "
+                    f"at v_leak ('{name}'; import_nir.py:102, leaky_integrator_box.py:49)")
+            if t == "LIF" and np.any(leak != 0):
+                say(f"Norse starts a LIF at v = v_leak, not 0 ('{name}'; lif_box.py:47)")
+            if t in ("LIF", "IF") and np.any(np.asarray(node.r, float) != 1):
+                say(f"Norse ignores r of a {t} ('{name}'; import_nir.py:120-130)")
+    return problems
 
 
 def write_nir(path: Union[str, Path], spec: NetworkSpec) -> Path:

@@ -102,7 +102,7 @@ def test_mapped_task_network_is_a_valid_nir_graph(tmp_path):
 
     net, _ = _task_network(2)
     spec = net.to_spec()
-    with pytest.raises(Exception, match="model 'theta' has no NIR form"):
+    with pytest.raises(Exception, match="model 'theta' cannot be exported to NIR"):
         write_nir(tmp_path / "theta.nir", spec)
     mapped = to_cuba_lif(net).to_spec()
     path = write_nir(tmp_path / "mapped.nir", mapped)

@@ -172,3 +172,27 @@ def test_what_nir_cannot_hold_is_refused():
     with pytest.raises(ExportError, match="readout 'r' of variable 'v'.*readouts=False"):
         to_nir(spec)
     assert "r" not in to_nir(spec, readouts=False).nodes
+
+
+def test_an_export_for_a_peer_refuses_what_the_peer_would_run_otherwise():
+    """snnTorch 1.0 and Norse 1.1 limits and bugs (benchmarks/nir_peers.py found them):
+    a bias (v_leak), a recurrent layer, a dt other than snnTorch's 0.1 ms."""
+    from brainkit.exporters.nir import peer_problems
+
+    _, spec = random_cuba_network(n_in=4, n=6, steps=30, seed=1, dt_ms=0.1)
+    del spec.connections["p->p"]
+    spec.populations["p"].initial["bias"] = np.zeros(6)
+    for peer in ("snntorch", "norse"):  # feed-forward, no bias, dt = 0.1 ms: runs as written
+        assert peer_problems(to_nir(spec, readouts=False, peer=peer), peer) == []
+    spec.populations["p"].initial["bias"] = np.full(6, 0.01)
+    with pytest.raises(ExportError, match="snntorch would not run .*refuses v_leak"):
+        to_nir(spec, peer="snntorch")
+    with pytest.raises(ExportError, match="norse would not run .*synaptic current towards "
+                                          "v_leak"):
+        to_nir(spec, peer="norse")
+    _, rec = random_cuba_network(n_in=4, n=6, steps=30, seed=1)
+    problems = peer_problems(to_nir(rec), "snntorch")
+    assert any("dt = 0.1 ms" in p for p in problems)
+    assert any("recurrent weights ('p'" in p for p in problems)
+    with pytest.raises(ExportError, match="peer 'spinnaker' is not one of"):
+        peer_problems(to_nir(rec), "spinnaker")
