@@ -72,6 +72,7 @@ bench: venv venv-lava .venv-bench/.installed
 	$(PY) benchmarks/bench_training.py
 	$(PY) benchmarks/bench_lava.py
 	$(PY) benchmarks/bench_networks.py --out out/bench_networks
+	$(PY) benchmarks/nir_peers.py --out out/nir_peers/results.json
 
 clean:
 	rm -rf out build .brainkit_cache
