@@ -61,20 +61,17 @@ def _flatten(graph, prefix: str = "") -> Tuple[dict, list, Set[str]]:
             ends[full] = (ins, outs)
         else:
             nodes[full] = node
+    def end(node, side, kind, edge):  # a subgraph as an edge's end: its one Input/Output
+        if node not in ends:
+            return node
+        if len(ends[node][side]) != 1:
+            raise ExportError(f"NIR edge {edge}: subgraph '{node}' has "
+                              f"{len(ends[node][side])} {kind} nodes; name the one meant "
+                              f"('{node}.<{kind.lower()}>')")
+        return ends[node][side][0]
     for a, b in graph.edges:
         a, b = prefix + a, prefix + b
-        if a in ends:
-            if len(ends[a][1]) != 1:
-                raise ExportError(f"NIR edge ({a}, {b}): subgraph '{a}' has "
-                                  f"{len(ends[a][1])} Output nodes; name the one meant "
-                                  f"('{a}.<output>')")
-            a = ends[a][1][0]
-        if b in ends:
-            if len(ends[b][0]) != 1:
-                raise ExportError(f"NIR edge ({a}, {b}): subgraph '{b}' has "
-                                  f"{len(ends[b][0])} Input nodes; name the one meant "
-                                  f"('{b}.<input>')")
-            b = ends[b][0][0]
+        a, b = end(a, 1, "Output", (a, b)), end(b, 0, "Input", (a, b))
         edges.append((a, b))
     return nodes, edges, through
 

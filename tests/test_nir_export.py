@@ -81,10 +81,14 @@ def test_the_numbers_alone_reproduce_the_network(model, spike, disc):
     graph.metadata = {k: v for k, v in graph.metadata.items() if not k.startswith("brainkit")}
     foreign = from_nir(graph)
     assert foreign.populations["p"].model == "cuba_lif"
-    x = input_values(spec, 300)
-    a = simulate(to_cuba(spec), x, 300).spikes["p"]
-    b = simulate(to_cuba(foreign), x, 300).spikes["p"]
-    assert a.sum() > 200
+    _assert_same_spikes(spec, foreign, 300, at_least=200)
+
+
+def _assert_same_spikes(spec, other, steps, at_least):
+    x = input_values(spec, steps)
+    a = simulate(to_cuba(spec), x, steps).spikes["p"]
+    b = simulate(to_cuba(other), x, steps).spikes["p"]
+    assert a.sum() > at_least
     np.testing.assert_array_equal(a, b)
 
 
@@ -154,12 +158,7 @@ def test_lif_nodes_export_and_import(tmp_path):
     back = read_nir(tmp_path / "lif.nir")
     np.testing.assert_allclose(back.connections["p->p"].weights,
                                spec.connections["p->p"].weights, rtol=1e-12)
-    foreign = from_nir(graph, use_metadata=False)
-    x = input_values(spec, 200)
-    a = simulate(to_cuba(spec), x, 200).spikes["p"]
-    b = simulate(to_cuba(foreign), x, 200).spikes["p"]
-    assert a.sum() > 20
-    np.testing.assert_array_equal(a, b)
+    _assert_same_spikes(spec, from_nir(graph, use_metadata=False), 200, at_least=20)
 
 
 def test_what_nir_cannot_hold_is_refused():
