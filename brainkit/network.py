@@ -462,7 +462,7 @@ class Network:
         import brian2
 
         objs: Dict[str, Any] = {"groups": {}, "synapses": {}, "timed": {}, "monitors": [],
-                                "all": []}
+                                "all": [], "weight_var": {}}
         uid = next(_counter)
         for src in self.sources.values():
             if src.kind == "spikes":
@@ -480,7 +480,8 @@ class Network:
         for pop in self.populations.values():
             objs["groups"][pop.name] = self._neuron_group(pop, objs["timed"], uid)
         for c in self.connections.values():
-            objs["synapses"][c.name] = self._build_synapses(c, objs["groups"], uid)
+            objs["synapses"][c.name], objs["weight_var"][c.name] = self._build_synapses(
+                c, objs["groups"], uid)
         for target, what, indices, rec_dt in self.recordings:
             g = objs["groups"][target]
             if what == "spikes":
@@ -518,20 +519,24 @@ class Network:
                 timed[pop.name] = ta
                 terms.append(f"{ta.name}(t, i)")
             total = " + ".join(terms) if terms else f"0*{unit}"
-            eqs += brian2.Equations(f"{inp['name']} = {total} : {unit}"
-                                    + (f"\nI_ext : {unit}" if pop.external_current else ""))
+            eqs = _compose(eqs, brian2.Equations(
+                f"{inp['name']} = {total} : {unit}"
+                + (f"\nI_ext : {unit}" if pop.external_current else "")), pop, "its input")
         elif currents:
             raise ModelError(f"neuron model '{m.name}' declares no input variable, so "
                              f"population '{pop.name}' cannot receive connections", m.path)
         for c in incoming:
             if c.synapse.post_equations:
-                eqs += post_equations(c.synapse, c.suffix)
+                eqs = _compose(eqs, post_equations(c.synapse, c.suffix), pop,
+                               f"connection '{c.name}'")
         for c in outgoing:
             if c.synapse.pre_equations:
-                eqs += pre_equations(c.synapse, m, c.suffix)
+                eqs = _compose(eqs, pre_equations(c.synapse, m, c.suffix), pop,
+                               f"connection '{c.name}'")
         for c in incoming:
             if not c.synapse.post_equations:
-                eqs += brian2.Equations(f"I{c.suffix} : {unit}")
+                eqs = _compose(eqs, brian2.Equations(f"I{c.suffix} : {unit}"), pop,
+                               f"connection '{c.name}'")
         namespace = m.namespace()
         if pop.name in timed:
             namespace[timed[pop.name].name] = timed[pop.name]
@@ -587,6 +592,12 @@ class Network:
             namespace.update(plast.parameters)
             on_pre = "\n".join(x for x in (on_pre, plast.on_pre or "") if x)
             on_post = plast.on_post or ""
+        renamed = _synaptic_renames(model, groups[c.pre], groups[c.post])
+        if renamed:  # the synapse's own names clash with the neurons' (AdEx's w): rename ours
+            from brian2.utils.stringtools import word_substitute
+
+            model, on_pre, on_post = (word_substitute(x, renamed)
+                                      for x in (model, on_pre, on_post))
         kwargs = {}
         if on_post:
             kwargs["on_post"] = on_post
@@ -605,7 +616,7 @@ class Network:
                              + f"): {exc}", syn.path) from exc
         if c.delay is not None:
             S.delay = c.delay
-        return S
+        return S, renamed.get("w", "w")
 
     # ------------------------------------------------------------------ run values
     def _settings(self, objs, weights, init, rates, I_ext,
@@ -620,7 +631,8 @@ class Network:
                 continue
             w = weights.get(cname, c.weights)
             if w is not None:
-                out.append(_Setting(objs["synapses"][cname], "w", self._per_synapse(c, w),
+                out.append(_Setting(objs["synapses"][cname], objs["weight_var"][cname],
+                                    self._per_synapse(c, w),
                                     "weight", shared=c.shared_weight))
         for pname, pop in self.populations.items():
             g = objs["groups"][pname]
@@ -774,6 +786,37 @@ def _reevaluated_initial(group, model: Model, built: Dict[str, Any],
                                             copy=True) for var in exprs})
     return {var: evaluated[1][var] for var in exprs
             if not np.array_equal(evaluated[0][var], evaluated[1][var])}
+
+
+def _compose(eqs, more, pop, what: str):
+    """``eqs + more`` (what brainkit adds to a population's equations for ``what``), or a
+    ModelError naming the population's own names it would redefine."""
+    clash = set(more.names) & (set(eqs.names) | set(pop.model.parameters))
+    if clash:
+        raise ModelError(f"population '{pop.name}': neuron model '{pop.model.name}' defines "
+                         f"{', '.join(sorted(clash))}, which brainkit adds for {what} (an "
+                         "external current I_ext, synaptic currents I_c<k>, synapse traces); "
+                         "rename it in the model", pop.model.path)
+    return eqs + more
+
+
+def _synaptic_renames(model: str, pre, post) -> Dict[str, str]:
+    """``{name: name_syn}`` for the variables a Synapses ``model`` declares (its weight ``w``,
+    a plasticity rule's traces) that are also variables of the source or target group:
+    Brian2 refuses the ambiguity, and a neuron model owns its names (AdEx's adaptation
+    current ``w``), so brainkit renames its own (``w`` -> ``w_syn``)."""
+    from brian2 import Equations
+
+    names = {n for n in Equations(model).names if not n.endswith(("_post", "_pre"))}
+    taken = set(pre.variables) | set(post.variables) | names
+    renames = {}
+    for name in sorted(names & (set(pre.variables) | set(post.variables))):
+        new = name + "_syn"
+        while new in taken:
+            new += "_"
+        taken.add(new)
+        renames[name] = new
+    return renames
 
 
 def _renewal_group(src: Source, dt, uid):

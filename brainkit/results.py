@@ -58,8 +58,9 @@ class Results:
         for name, g in objects["groups"].items():
             res.sizes[name] = len(g)
         for name, S in objects.get("synapses", {}).items():
-            if "w" in S.variables:
-                res.weights[name] = copy_out(S.w[:])
+            w = objects.get("weight_var", {}).get(name, "w")  # 'w_syn' where a neuron owns 'w'
+            if w in S.variables:
+                res.weights[name] = copy_out(getattr(S, w)[:])
         for target, what, mon in objects["monitors"]:
             if what == "spikes":
                 res.spikes[target] = (copy_out(mon.i[:]).astype(int), copy_out(mon.t[:]))
