@@ -107,9 +107,9 @@ def test_missing_keys_and_wrong_name(tmp_path):
 
 
 def test_input_and_voltage_entries_are_checked_at_load(tmp_path):
-    ok = GOOD.rstrip(" ") + "    input: {name: I, unit: amp}\n    voltage: {name: v, distance: v, width: tau}\n"
+    ok = GOOD.rstrip(" ") + "    input: {name: I, unit: amp}\n    voltage: {name: v, distance: v, width: 2*mV}\n"
     m = load_model(str(_write(tmp_path, "mine", ok)))
-    assert m.voltage == {"name": "v", "distance": "v", "width": "tau"}
+    assert m.voltage == {"name": "v", "distance": "v", "width": "2*mV"}
     p = _write(tmp_path, "mine", GOOD.rstrip(" ") + "    voltage: v\n")
     with pytest.raises(ModelError, match=r"mine\.yaml, line 11: 'voltage' must be a mapping "
                                          r"\{name, distance, width\}"):
