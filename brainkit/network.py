@@ -165,7 +165,8 @@ class Network:
             raise ModelError(f"model '{m.name}' is a {m.kind} model, not a neuron model", m.path)
         if params:
             m = m.with_parameters(**params)
-        pop = Population(name, m, int(n), dict(init or {}), method=method,
+        pop = Population(name, m, _count(n, f"population '{name}': n"), dict(init or {}),
+                         method=method,
                          external_current=bool(external_current))
         self.populations[name] = pop
         return pop
@@ -318,7 +319,7 @@ class Network:
                 rule_params=rule_params, seed=seed)
         except ValueError as exc:
             raise NetworkError(f"connection '{name}': {exc}") from None
-        delay = _check_delay(name, delay, len(ii))
+        delay = _check_delay(name, delay, ii, jj)
         if shared_weight and (plast is not None or weights is None or np.ndim(weights) != 0):
             raise NetworkError(f"connection '{name}': shared_weight=True needs one scalar "
                                "weight and no plasticity rule (got "
@@ -853,13 +854,33 @@ def _renewal_group(src: Source, dt, uid):
     return g
 
 
-def _check_delay(name, delay, n_syn):
-    """A delay is a scalar or one per synapse, a non-negative finite time."""
-    if delay is None or isinstance(delay, str):  # a string is a Brian2 expression
-        return delay
+def _count(n, what: str) -> int:
+    """``n`` as a number of neurons: an integer >= 1 (2.7 or True is refused, not rounded)."""
+    if isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer, float, np.floating)) \
+            or not float(n).is_integer() or n < 1:
+        raise NetworkError(f"{what} = {n!r} must be a whole number >= 1")
+    return int(n)
+
+
+def _check_delay(name, delay, ii, jj):
+    """A delay is a scalar or one per synapse, a non-negative finite time; a string (a Brian2
+    expression) is evaluated here where it is one of numbers, units and the synapse indices
+    ``i``, ``j`` (so that it is checked too); others (``rand()``, pre/post variables) are left
+    to Brian2."""
     from brian2 import second
     from brian2.units.fundamentalunits import get_dimensions, have_same_dimensions
 
+    n_syn = len(ii)
+    if delay is None:
+        return None
+    if isinstance(delay, str):
+        from .library import evaluate_expression
+
+        try:
+            value = evaluate_expression(delay, {"i": np.asarray(ii), "j": np.asarray(jj)})
+        except Exception:  # noqa: BLE001 - not a plain expression: Brian2 evaluates it
+            return delay
+        delay = value
     if not have_same_dimensions(delay, second):
         raise NetworkError(f"connection '{name}': delay must be a time (e.g. 1.5*ms), got "
                            f"units {get_dimensions(delay)!s}")
@@ -868,7 +889,8 @@ def _check_delay(name, delay, n_syn):
         raise NetworkError(f"connection '{name}': {values.size} delays for {n_syn} synapses "
                            "(give one delay, or one per synapse)")
     if not np.all(np.isfinite(values)) or np.any(values < 0):
-        raise NetworkError(f"connection '{name}': delays must be finite and >= 0")
+        raise NetworkError(f"connection '{name}': delays must be finite and >= 0 (got "
+                           f"{np.min(values) * 1e3:g} ms)")
     return delay
 
 

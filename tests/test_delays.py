@@ -93,3 +93,20 @@ def test_bad_delays_are_rejected_with_a_clear_error(tmp_path):
         net.connect("src", "tgt", rule="one_to_one", delay=[1, -2, 1] * ms)
     c = net.connect("src", "tgt", rule="one_to_one", delay=[1, 2, 3] * ms)
     assert np.allclose(c.delay / second, [1e-3, 2e-3, 3e-3])
+
+
+def test_arguments_are_checked_where_they_are_given():
+    """A negative delay written as a string, a fractional population size: refused at once
+    (they used to act as 0 ms and 2 neurons)."""
+    net = Network(dt=0.1 * ms, backend="runtime")
+    with pytest.raises(NetworkError, match=r"population 'p': n = 2.7 must be a whole number"):
+        net.population("p", "lif", 2.7)
+    net.population("p", "lif", 3)
+    net.spike_source("s", 3, [0], [1 * ms])
+    with pytest.raises(NetworkError, match=r"connection 's->p': delays must be finite and >= 0 "
+                                           r"\(got -1 ms\)"):
+        net.connect("s", "p", "exp_current", delay="-1*ms")
+    with pytest.raises(NetworkError, match="connection 's->p': delays must be finite and >= 0"):
+        net.connect("s", "p", "exp_current", delay="(j - i)*ms", i=[0, 1], j=[0, 0])
+    c = net.connect("s", "p", "exp_current", delay="(i + j)*ms", i=[0, 1], j=[0, 2])
+    assert list(c.delay / ms) == [0.0, 3.0]
