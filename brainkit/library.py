@@ -167,7 +167,10 @@ def _read_yaml(text: str, path) -> Tuple[Any, Dict[str, int]]:
         if isinstance(node, yaml.MappingNode):
             for k, v in node.value:
                 key = f"{prefix}{getattr(k, 'value', k)}"
-                lines.setdefault(key, k.start_mark.line + 1)
+                if key in lines:
+                    raise ModelError(f"key '{key}' appears twice (lines {lines[key]} and "
+                                     f"{k.start_mark.line + 1})", path, k.start_mark.line + 1)
+                lines[key] = k.start_mark.line + 1
                 # block scalars (|) start on the next line
                 lines.setdefault(key + "#value", v.start_mark.line + (
                     2 if getattr(v, "style", None) in ("|", ">") else 1))

@@ -19,6 +19,14 @@ HDF5 layout (``version = 1``)::
     /readouts/<name>        attrs: population, variable; datasets ``weights`` (n_out, n_pop)
                             and optional ``bias`` (n_out,)
 
+Checksums: every dataset carries ``sha256`` (hex SHA-256 of its dtype, shape and bytes) and the
+root carries ``checksum`` (``'sha256:'`` + hex SHA-256 over the name, dtype, shape and bytes of
+every dataset and the name and value of every attribute of every group and dataset, in name
+order, except ``checksum`` itself).  :func:`load_network` recomputes both and refuses a file
+whose content changed after it was written (flipped bits in the weights, an edited attribute),
+naming the dataset when its own checksum fails.  Files without ``checksum`` (written before
+brainkit stored it) load unchecked.
+
 Every parameter loads back as a Brian2 Quantity (or a plain float/array when dimensionless and
 stored as a number).  :func:`save_network` writes to a temporary file in the target folder and
 renames it into place, so a reader never sees a half-written file.  :func:`load_network` raises
@@ -28,6 +36,7 @@ files and for unknown formats or versions.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +48,7 @@ from .fileio import atomic_write
 
 FORMAT = "brainkit-network"
 VERSION = 1
+CHECKSUM_ATTR, DATASET_CHECKSUM_ATTR = "checksum", "sha256"
 _SI_NAMES = ("metre", "kilogram", "second", "amp", "kelvin", "mole", "candela")
 
 
@@ -327,7 +337,101 @@ def save_network(path: Union[str, Path], spec: NetworkSpec) -> Path:
                 g.create_dataset("weights", data=np.asarray(r.weights, dtype=np.float64))
                 if r.bias is not None:
                     g.create_dataset("bias", data=np.asarray(r.bias, dtype=np.float64))
+            _write_checksums(f)
     return path
+
+
+# ----------------------------------------------------------------------- checksums
+def _canonical(value) -> bytes:
+    """Bytes of an attribute or dataset value, independent of how h5py hands it back."""
+    if isinstance(value, bytes):
+        return b"b" + value
+    if isinstance(value, str):
+        return b"s" + value.encode("utf-8", "surrogatepass")
+    arr = np.asarray(value)
+    if arr.dtype.kind in "OSU":
+        return b"O" + repr(arr.shape).encode() + b"".join(
+            _framed(_canonical(x)) for x in arr.ravel().tolist())
+    if arr.dtype.kind in "biu":
+        arr = arr.astype("<i8")
+    elif arr.dtype.kind == "f":
+        arr = arr.astype("<f8")
+    return arr.dtype.str.encode() + repr(arr.shape).encode() + np.ascontiguousarray(
+        arr).tobytes()
+
+
+def _framed(data: bytes) -> bytes:
+    return len(data).to_bytes(8, "little") + data
+
+
+def _dataset_digest(ds) -> str:
+    h = hashlib.sha256()
+    h.update(_framed(str(ds.dtype).encode()))
+    h.update(_framed(repr(ds.shape).encode()))
+    h.update(_framed(_canonical(ds[()])))
+    return h.hexdigest()
+
+
+def _file_digest(f) -> str:
+    """SHA-256 over every dataset (name, dtype, shape, bytes) and every attribute (owner,
+    name, value) of the open HDF5 file ``f``, except the root's ``checksum``."""
+    import h5py
+
+    names: list = []
+    f.visit(names.append)
+    h = hashlib.sha256()
+    for name in [""] + sorted(names):
+        obj = f[name] if name else f
+        kind = b"D" if isinstance(obj, h5py.Dataset) else b"G"
+        h.update(_framed(kind + name.encode("utf-8", "surrogatepass")))
+        if kind == b"D":
+            h.update(_framed(_canonical(obj[()])))
+            h.update(_framed(str(obj.dtype).encode()))
+        for key in sorted(obj.attrs):
+            if name == "" and key == CHECKSUM_ATTR:
+                continue
+            h.update(_framed(b"A" + key.encode("utf-8", "surrogatepass")))
+            h.update(_framed(_canonical(obj.attrs[key])))
+    return "sha256:" + h.hexdigest()
+
+
+def _datasets(f) -> list:
+    import h5py
+
+    found: list = []
+    f.visititems(lambda name, obj: found.append(name) if isinstance(obj, h5py.Dataset)
+                 else None)
+    return sorted(found)
+
+
+def _write_checksums(f) -> None:
+    for name in _datasets(f):
+        f[name].attrs[DATASET_CHECKSUM_ATTR] = _dataset_digest(f[name])
+    f.attrs[CHECKSUM_ATTR] = _file_digest(f)
+
+
+def _verify_checksums(f, path: Path) -> None:
+    """Refuse a file whose content differs from what was written (files without a checksum
+    load unchecked)."""
+    if CHECKSUM_ATTR not in f.attrs:
+        return
+    stored = _attr(f, CHECKSUM_ATTR, f"{path}: /")
+    if _file_digest(f) == stored:
+        return
+    bad = []
+    for name in _datasets(f):
+        ds = f[name]
+        own = ds.attrs.get(DATASET_CHECKSUM_ATTR)
+        own = own.decode() if isinstance(own, bytes) else own
+        if own is None or own != _dataset_digest(ds):
+            bad.append(name)
+    if bad:
+        listed = ", ".join(bad[:3]) + (f" and {len(bad) - 3} more" if len(bad) > 3 else "")
+        raise NetworkFileError(f"{path}: checksum mismatch in dataset {listed}: its data "
+                               "changed after the file was written (damaged or edited file); "
+                               "refusing to load it")
+    raise NetworkFileError(f"{path}: checksum mismatch: the file's groups or attributes changed "
+                           "after it was written (damaged or edited file); refusing to load it")
 
 
 def _refractory_text(v) -> str:
@@ -420,6 +524,7 @@ def _load(f, path: Path, second) -> NetworkSpec:
             variable=str(_attr(g, "variable", where)),
             weights=np.asarray(g["weights"][()], dtype=np.float64),
             bias=np.asarray(g["bias"][()], dtype=np.float64) if "bias" in g else None)
+    _verify_checksums(f, path)
     spec.validate(where=str(path))
     return spec
 
