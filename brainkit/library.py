@@ -986,6 +986,11 @@ def _validate(model: Model) -> None:
         if name not in model.parameters:
             raise model.error("weight_parameters", f"weight parameter '{name}' is not a "
                                                    "parameter")
+        if not _dimensions(model.parameters[name]).is_dimensionless:
+            raise model.error(f"parameters.{name}", f"weight parameter '{name}' = "
+                                                    f"{model.parameters[name]!s} must be a plain "
+                                                    "number (it takes the unit of the synapse's "
+                                                    "weight w)")
 
 
 def _dimensions(value):

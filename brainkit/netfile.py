@@ -19,13 +19,21 @@ HDF5 layout (``version = 1``)::
     /readouts/<name>        attrs: population, variable; datasets ``weights`` (n_out, n_pop)
                             and optional ``bias`` (n_out,)
 
-Checksums: every dataset carries ``sha256`` (hex SHA-256 of its dtype, shape and bytes) and the
-root carries ``checksum`` (``'sha256:'`` + hex SHA-256 over the name, dtype, shape and bytes of
-every dataset and the name and value of every attribute of every group and dataset, in name
-order, except ``checksum`` itself).  :func:`load_network` recomputes both and refuses a file
-whose content changed after it was written (flipped bits in the weights, an edited attribute),
-naming the dataset when its own checksum fails.  Files without ``checksum`` (written before
-brainkit stored it) load unchecked.
+Checksums: the file starts with an HDF5 user block (ignored by HDF5 readers) that holds a
+checksum record, plain text::
+
+    brainkit-network-checksum 1
+    userblock 4096              size of this block; the HDF5 file proper follows it
+    length 28672                bytes in the whole file
+    sha256 <hex>                SHA-256 of every byte after the block
+    dataset <offset> <size> <hex> "<name>"   SHA-256 of each dataset's stored bytes
+    end
+
+:func:`load_network` checks the record against the file's bytes *before* the HDF5 library
+reads the file, so a damaged file (flipped bits in the weights, a truncated or edited file) is
+refused with an error naming it and, where its stored bytes changed, the dataset; it never
+reaches HDF5 code that could misread, hang or crash on corrupt metadata.  Files without a
+record (written before brainkit stored one, or by other tools) load unchecked.
 
 Every parameter loads back as a Brian2 Quantity (or a plain float/array when dimensionless and
 stored as a number).  :func:`save_network` writes to a temporary file in the target folder and
@@ -37,6 +45,7 @@ files and for unknown formats or versions.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,7 +57,8 @@ from .fileio import atomic_write
 
 FORMAT = "brainkit-network"
 VERSION = 1
-CHECKSUM_ATTR, DATASET_CHECKSUM_ATTR = "checksum", "sha256"
+CHECKSUM_MAGIC = b"brainkit-network-checksum 1\n"
+_HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 _SI_NAMES = ("metre", "kilogram", "second", "amp", "kelvin", "mole", "candela")
 
 
@@ -226,19 +236,31 @@ def _write_value(group, name: str, value, where: str) -> None:
 
 
 def _read_value(ds, where: str):
+    import h5py
     from brian2.units.fundamentalunits import Quantity, get_or_create_dimension
 
-    kind = _attr(ds, "kind", where)
-    if kind == "str":
-        v = ds[()]
-        return v.decode() if isinstance(v, bytes) else str(v)
+    if not isinstance(ds, h5py.Dataset):
+        raise NetworkFileError(f"{where}: expected a dataset, found a group")
+    kind = _text(ds, "kind", where)
     value = ds[()]
+    if kind == "str":
+        if isinstance(value, bytes):
+            try:
+                return value.decode()
+            except UnicodeDecodeError:
+                raise NetworkFileError(f"{where}: text that is not UTF-8") from None
+        if isinstance(value, str):
+            return value
+        raise NetworkFileError(f"{where}: kind 'str' but the value is not text")
+    if kind not in ("number", "quantity"):
+        raise NetworkFileError(f"{where}: unknown value kind {kind!r}")
+    if np.asarray(value).dtype.kind not in "biuf":
+        raise NetworkFileError(f"{where}: kind '{kind}' but the value is not a number "
+                               f"(dtype {np.asarray(value).dtype})")
     if kind == "number":
         return value.item() if np.ndim(value) == 0 else np.asarray(value)
-    if kind != "quantity":
-        raise NetworkFileError(f"{where}: unknown value kind {kind!r}")
-    dims = np.asarray(_attr(ds, "dim", where), dtype=float)
-    if dims.shape != (7,):
+    dims = np.asarray(_attr(ds, "dim", where))
+    if dims.shape != (7,) or dims.dtype.kind not in "iuf" or not np.all(np.isfinite(dims)):
         raise NetworkFileError(f"{where}: attribute 'dim' must hold 7 SI exponents")
     dim = get_or_create_dimension([float(x) for x in dims])
     return Quantity(value, dim=dim)
@@ -251,13 +273,70 @@ def _attr(obj, key, where, default=KeyError):
         return default
     v = obj.attrs[key]
     if isinstance(v, bytes):
-        v = v.decode()
+        try:
+            v = v.decode()
+        except UnicodeDecodeError:
+            raise NetworkFileError(f"{where}: attribute '{key}' is not UTF-8 text") from None
     return v
 
 
+def _text(obj, key, where, default=KeyError):
+    """A text attribute (``default`` when absent, if given)."""
+    v = _attr(obj, key, where, default)
+    if v is None and default is None:
+        return None
+    if not isinstance(v, str):
+        raise NetworkFileError(f"{where}: attribute '{key}' must be text, got {v!r}"[:300])
+    return v
+
+
+def _int(obj, key, where) -> int:
+    """An integer attribute (a population size, a version): a float like 2.7 is refused."""
+    v = _attr(obj, key, where)
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)):
+        raise NetworkFileError(f"{where}: attribute '{key}' must be an integer, got {v!r}"[:300])
+    return int(v)
+
+
+def _float(obj, key, where) -> float:
+    v = _attr(obj, key, where)
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.integer,
+                                                              np.floating)):
+        raise NetworkFileError(f"{where}: attribute '{key}' must be a number, got {v!r}"[:300])
+    return float(v)
+
+
 def _str_or_none(obj, key, where):
-    v = _attr(obj, key, where, default=None)
-    return None if v is None else str(v)
+    return _text(obj, key, where, default=None)
+
+
+def _array(g, name, where) -> np.ndarray:
+    """Dataset ``name`` of group ``g`` as float64 (it must exist and hold numbers)."""
+    import h5py
+
+    if name not in g:
+        raise NetworkFileError(f"{where}: dataset '{name}' is missing")
+    ds = g[name]
+    if not isinstance(ds, h5py.Dataset) or ds.dtype.kind not in "biuf":
+        raise NetworkFileError(f"{where}/{name}: not an array of numbers")
+    return np.asarray(ds[()], dtype=np.float64)
+
+
+def _members(parent, key, where):
+    """The groups in group ``key`` of ``parent`` as (name, group) pairs."""
+    import h5py
+
+    if key not in parent:
+        raise NetworkFileError(f"{where}: group '/{key}' is missing")
+    g = parent[key]
+    if not isinstance(g, h5py.Group):
+        raise NetworkFileError(f"{where}: '/{key}' is not a group")
+    out = []
+    for name, member in g.items():
+        if not isinstance(member, h5py.Group):
+            raise NetworkFileError(f"{where}: {key}/{name} is not a group")
+        out.append((name, member))
+    return out
 
 
 def _write_dict(parent, name: str, values: Dict[str, Any], where: str) -> None:
@@ -269,11 +348,15 @@ def _write_dict(parent, name: str, values: Dict[str, Any], where: str) -> None:
 
 
 def _read_dict(parent, name: str, where: str, required: bool = True) -> Dict[str, Any]:
+    import h5py
+
     if name not in parent:
         if required:
             raise NetworkFileError(f"{where}: group '{name}' is missing")
         return {}
     g = parent[name]
+    if not isinstance(g, h5py.Group):
+        raise NetworkFileError(f"{where}: '{name}' is not a group")
     return {k: _read_value(g[k], f"{where}/{name}/{k}") for k in g}
 
 
@@ -288,8 +371,6 @@ def save_network(path: Union[str, Path], spec: NetworkSpec) -> Path:
         the spec is inconsistent (sizes, shapes, names) or holds values that cannot be stored;
         nothing is written then.
     """
-    import h5py
-
     path = Path(path)
     spec.validate(where=str(path))
     try:
@@ -297,141 +378,137 @@ def save_network(path: Union[str, Path], spec: NetworkSpec) -> Path:
     except (TypeError, ValueError) as exc:
         raise NetworkFileError(f"{path}: metadata is not JSON-able: {exc}") from None
     with atomic_write(path) as tmp:
-        with h5py.File(tmp, "w") as f:
-            f.attrs["format"] = FORMAT
-            f.attrs["version"] = VERSION
-            f.attrs["dt"] = _dt_seconds(spec.dt, str(path))
-            f.attrs["metadata"] = meta
-            root = f.create_group("populations")
-            for p in spec.populations.values():
-                where = f"{path}: populations/{p.name}"
-                g = root.create_group(p.name)
-                g.attrs["model"] = p.model
-                g.attrs["n"] = int(p.n)
-                g.attrs["equations"] = p.equations or ""
-                for key in ("threshold", "reset", "refractory", "method"):
-                    v = getattr(p, key)
-                    if v is not None:
-                        g.attrs[key] = _refractory_text(v) if key == "refractory" else str(v)
-                _write_dict(g, "parameters", p.parameters, where)
-                _write_dict(g, "initial", p.initial, where)
-            root = f.create_group("connections")
-            for c in spec.connections.values():
-                where = f"{path}: connections/{c.name}"
-                g = root.create_group(c.name)
-                for key in ("pre", "post", "synapse", "weight_unit"):
-                    g.attrs[key] = str(getattr(c, key))
-                g.create_dataset("weights", data=np.asarray(c.weights, dtype=np.float64))
-                _write_dict(g, "parameters", c.parameters, where)
-            root = f.create_group("inputs")
-            for i in spec.inputs.values():
-                g = root.create_group(i.name)
-                g.attrs["n"] = int(i.n)
-                g.attrs["kind"] = i.kind
-                _write_dict(g, "parameters", i.parameters, f"{path}: inputs/{i.name}")
-            root = f.create_group("readouts")
-            for r in spec.readouts.values():
-                g = root.create_group(r.name)
-                g.attrs["population"] = r.population
-                g.attrs["variable"] = r.variable
-                g.create_dataset("weights", data=np.asarray(r.weights, dtype=np.float64))
-                if r.bias is not None:
-                    g.create_dataset("bias", data=np.asarray(r.bias, dtype=np.float64))
-            _write_checksums(f)
+        userblock = 4096
+        while True:  # the checksum record must fit the user block: grow it if needed
+            _write_hdf5(tmp, spec, path, meta, userblock)
+            if _write_checksum_record(tmp, userblock):
+                break
+            userblock *= 4
     return path
 
 
+def _write_hdf5(tmp: str, spec: NetworkSpec, path: Path, meta: str, userblock: int) -> None:
+    import h5py
+
+    with h5py.File(tmp, "w", userblock_size=userblock) as f:
+        f.attrs["format"] = FORMAT
+        f.attrs["version"] = VERSION
+        f.attrs["dt"] = _dt_seconds(spec.dt, str(path))
+        f.attrs["metadata"] = meta
+        root = f.create_group("populations")
+        for p in spec.populations.values():
+            where = f"{path}: populations/{p.name}"
+            g = root.create_group(p.name)
+            g.attrs["model"] = p.model
+            g.attrs["n"] = int(p.n)
+            g.attrs["equations"] = p.equations or ""
+            for key in ("threshold", "reset", "refractory", "method"):
+                v = getattr(p, key)
+                if v is not None:
+                    g.attrs[key] = _refractory_text(v) if key == "refractory" else str(v)
+            _write_dict(g, "parameters", p.parameters, where)
+            _write_dict(g, "initial", p.initial, where)
+        root = f.create_group("connections")
+        for c in spec.connections.values():
+            where = f"{path}: connections/{c.name}"
+            g = root.create_group(c.name)
+            for key in ("pre", "post", "synapse", "weight_unit"):
+                g.attrs[key] = str(getattr(c, key))
+            g.create_dataset("weights", data=np.asarray(c.weights, dtype=np.float64))
+            _write_dict(g, "parameters", c.parameters, where)
+        root = f.create_group("inputs")
+        for i in spec.inputs.values():
+            g = root.create_group(i.name)
+            g.attrs["n"] = int(i.n)
+            g.attrs["kind"] = i.kind
+            _write_dict(g, "parameters", i.parameters, f"{path}: inputs/{i.name}")
+        root = f.create_group("readouts")
+        for r in spec.readouts.values():
+            g = root.create_group(r.name)
+            g.attrs["population"] = r.population
+            g.attrs["variable"] = r.variable
+            g.create_dataset("weights", data=np.asarray(r.weights, dtype=np.float64))
+            if r.bias is not None:
+                g.create_dataset("bias", data=np.asarray(r.bias, dtype=np.float64))
+
+
 # ----------------------------------------------------------------------- checksums
-def _canonical(value) -> bytes:
-    """Bytes of an attribute or dataset value, independent of how h5py hands it back."""
-    if isinstance(value, bytes):
-        return b"b" + value
-    if isinstance(value, str):
-        return b"s" + value.encode("utf-8", "surrogatepass")
-    arr = np.asarray(value)
-    if arr.dtype.kind in "OSU":
-        return b"O" + repr(arr.shape).encode() + b"".join(
-            _framed(_canonical(x)) for x in arr.ravel().tolist())
-    if arr.dtype.kind in "biu":
-        arr = arr.astype("<i8")
-    elif arr.dtype.kind == "f":
-        arr = arr.astype("<f8")
-    return arr.dtype.str.encode() + repr(arr.shape).encode() + np.ascontiguousarray(
-        arr).tobytes()
-
-
-def _framed(data: bytes) -> bytes:
-    return len(data).to_bytes(8, "little") + data
-
-
-def _dataset_digest(ds) -> str:
-    h = hashlib.sha256()
-    h.update(_framed(str(ds.dtype).encode()))
-    h.update(_framed(repr(ds.shape).encode()))
-    h.update(_framed(_canonical(ds[()])))
-    return h.hexdigest()
-
-
-def _file_digest(f) -> str:
-    """SHA-256 over every dataset (name, dtype, shape, bytes) and every attribute (owner,
-    name, value) of the open HDF5 file ``f``, except the root's ``checksum``."""
+def _dataset_extents(tmp: str) -> list:
+    """(offset, size, name) of the stored bytes of every dataset with contiguous storage."""
     import h5py
 
-    names: list = []
-    f.visit(names.append)
-    h = hashlib.sha256()
-    for name in [""] + sorted(names):
-        obj = f[name] if name else f
-        kind = b"D" if isinstance(obj, h5py.Dataset) else b"G"
-        h.update(_framed(kind + name.encode("utf-8", "surrogatepass")))
-        if kind == b"D":
-            h.update(_framed(_canonical(obj[()])))
-            h.update(_framed(str(obj.dtype).encode()))
-        for key in sorted(obj.attrs):
-            if name == "" and key == CHECKSUM_ATTR:
-                continue
-            h.update(_framed(b"A" + key.encode("utf-8", "surrogatepass")))
-            h.update(_framed(_canonical(obj.attrs[key])))
-    return "sha256:" + h.hexdigest()
-
-
-def _datasets(f) -> list:
-    import h5py
-
-    found: list = []
-    f.visititems(lambda name, obj: found.append(name) if isinstance(obj, h5py.Dataset)
-                 else None)
+    found = []
+    with h5py.File(tmp, "r") as f:
+        def visit(name, obj):
+            if isinstance(obj, h5py.Dataset):
+                offset = obj.id.get_offset()
+                size = obj.id.get_storage_size()
+                if offset is not None and size:
+                    found.append((int(offset), int(size), name))
+        f.visititems(visit)
     return sorted(found)
 
 
-def _write_checksums(f) -> None:
-    for name in _datasets(f):
-        f[name].attrs[DATASET_CHECKSUM_ATTR] = _dataset_digest(f[name])
-    f.attrs[CHECKSUM_ATTR] = _file_digest(f)
+def _write_checksum_record(tmp: str, userblock: int) -> bool:
+    """Write the checksum record into the user block of ``tmp``; False if it does not fit."""
+    data = Path(tmp).read_bytes()
+    lines = [CHECKSUM_MAGIC.decode().strip(), f"userblock {userblock}", f"length {len(data)}",
+             f"sha256 {hashlib.sha256(data[userblock:]).hexdigest()}"]
+    for offset, size, name in _dataset_extents(tmp):
+        digest = hashlib.sha256(data[offset:offset + size]).hexdigest()
+        lines.append(f"dataset {offset} {size} {digest} {json.dumps(name)}")
+    record = ("\n".join(lines) + "\nend\n").encode()
+    if len(record) > userblock:
+        return False
+    with open(tmp, "r+b") as fh:
+        fh.write(record + bytes(userblock - len(record)))
+    return True
 
 
-def _verify_checksums(f, path: Path) -> None:
-    """Refuse a file whose content differs from what was written (files without a checksum
-    load unchecked)."""
-    if CHECKSUM_ATTR not in f.attrs:
+def _verify_checksum_record(raw: bytes, path: Path) -> None:
+    """Refuse ``raw`` (a network file's bytes) if they differ from its checksum record; a file
+    without a record (an HDF5 file from before brainkit wrote one) passes unchecked."""
+    if not raw.startswith(CHECKSUM_MAGIC):
+        if raw.startswith(_HDF5_SIGNATURE):
+            return  # no record: written before brainkit stored one, or by another tool
+        size = 512
+        while size + 8 <= len(raw):  # an HDF5 file behind a user block that is not a record
+            if raw[size:size + 8] == _HDF5_SIGNATURE:
+                raise NetworkFileError(f"{path}: its checksum record is damaged (the first "
+                                       "bytes of the file changed); refusing to load it")
+            size *= 2
+        return  # not HDF5 at all: h5py says so
+    damaged = NetworkFileError(f"{path}: its checksum record is damaged; refusing to load it")
+    try:
+        text = raw[:raw.index(b"\nend\n")].decode("ascii")
+        lines = text.splitlines()[1:]
+        fields = dict(line.split(" ", 1) for line in lines[:3])
+        userblock, length = int(fields["userblock"]), int(fields["length"])
+        digest = fields["sha256"]
+        datasets = []
+        for line in lines[3:]:
+            kind, offset, size, ds_digest, name = line.split(" ", 4)
+            if kind != "dataset":
+                raise ValueError(line)
+            datasets.append((int(offset), int(size), ds_digest, json.loads(name)))
+    except (ValueError, KeyError, UnicodeDecodeError, json.JSONDecodeError):
+        raise damaged from None
+    if not (0 < userblock < len(raw) or userblock == len(raw) == 0) or len(digest) != 64:
+        raise damaged
+    if len(raw) == length and hashlib.sha256(raw[userblock:]).hexdigest() == digest:
         return
-    stored = _attr(f, CHECKSUM_ATTR, f"{path}: /")
-    if _file_digest(f) == stored:
-        return
-    bad = []
-    for name in _datasets(f):
-        ds = f[name]
-        own = ds.attrs.get(DATASET_CHECKSUM_ATTR)
-        own = own.decode() if isinstance(own, bytes) else own
-        if own is None or own != _dataset_digest(ds):
-            bad.append(name)
+    if len(raw) < length:
+        raise NetworkFileError(f"{path}: the file is truncated ({len(raw)} of {length} bytes); "
+                               "refusing to load it")
+    bad = [name for offset, size, ds_digest, name in datasets
+           if hashlib.sha256(raw[offset:offset + size]).hexdigest() != ds_digest]
     if bad:
         listed = ", ".join(bad[:3]) + (f" and {len(bad) - 3} more" if len(bad) > 3 else "")
         raise NetworkFileError(f"{path}: checksum mismatch in dataset {listed}: its data "
                                "changed after the file was written (damaged or edited file); "
                                "refusing to load it")
-    raise NetworkFileError(f"{path}: checksum mismatch: the file's groups or attributes changed "
-                           "after it was written (damaged or edited file); refusing to load it")
+    raise NetworkFileError(f"{path}: checksum mismatch: the file changed after it was written "
+                           "(damaged, or edited outside brainkit); refusing to load it")
 
 
 def _refractory_text(v) -> str:
@@ -458,7 +535,12 @@ def load_network(path: Union[str, Path]) -> NetworkSpec:
     if not path.is_file():
         raise NetworkFileError(f"network file {path} does not exist")
     try:
-        f = h5py.File(path, "r")
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise NetworkFileError(f"{path}: cannot read the network file: {exc}") from None
+    _verify_checksum_record(raw, path)
+    try:  # HDF5 reads exactly the bytes that were checked
+        f = h5py.File(io.BytesIO(raw), "r")
     except OSError as exc:
         raise NetworkFileError(f"{path}: not a readable HDF5 file (corrupt or truncated?): "
                                f"{exc}") from None
@@ -474,57 +556,54 @@ def load_network(path: Union[str, Path]) -> NetworkSpec:
 
 
 def _load(f, path: Path, second) -> NetworkSpec:
-    fmt = _attr(f, "format", f"{path}: /")
+    top = f"{path}: /"
+    fmt = _attr(f, "format", top)
     if fmt != FORMAT:
         raise NetworkFileError(f"{path}: format {fmt!r} is not {FORMAT!r}")
-    version = int(_attr(f, "version", f"{path}: /"))
+    version = _int(f, "version", top)
     if version != VERSION:
         raise NetworkFileError(f"{path}: network file version {version} is not supported "
                                f"(this brainkit reads version {VERSION})")
     try:
-        metadata = json.loads(_attr(f, "metadata", f"{path}: /"))
+        metadata = json.loads(_text(f, "metadata", top))
     except json.JSONDecodeError as exc:
         raise NetworkFileError(f"{path}: attribute 'metadata' is not valid JSON: {exc}") from None
-    spec = NetworkSpec(dt=float(_attr(f, "dt", f"{path}: /")) * second, metadata=metadata)
-    for key in ("populations", "connections", "inputs", "readouts"):
-        if key not in f:
-            raise NetworkFileError(f"{path}: group '/{key}' is missing")
-    for name, g in f["populations"].items():
+    if not isinstance(metadata, dict):
+        raise NetworkFileError(f"{path}: attribute 'metadata' is not a JSON object")
+    spec = NetworkSpec(dt=_float(f, "dt", top) * second, metadata=metadata)
+    groups = {key: _members(f, key, str(path))
+              for key in ("populations", "connections", "inputs", "readouts")}
+    for name, g in groups["populations"]:
         where = f"{path}: populations/{name}"
         spec.populations[name] = PopulationSpec(
-            name=name, model=str(_attr(g, "model", where)), n=int(_attr(g, "n", where)),
-            equations=str(_attr(g, "equations", where)),
+            name=name, model=_text(g, "model", where), n=_int(g, "n", where),
+            equations=_text(g, "equations", where),
             threshold=_str_or_none(g, "threshold", where), reset=_str_or_none(g, "reset", where),
             refractory=_str_or_none(g, "refractory", where),
             method=_str_or_none(g, "method", where),
             parameters=_read_dict(g, "parameters", where),
             initial=_read_dict(g, "initial", where))
-    for name, g in f["connections"].items():
+    for name, g in groups["connections"]:
         where = f"{path}: connections/{name}"
-        if "weights" not in g:
-            raise NetworkFileError(f"{where}: dataset 'weights' is missing")
+        weights = _array(g, "weights", where)
         spec.connections[name] = ConnectionSpec(
-            name=name, pre=str(_attr(g, "pre", where)), post=str(_attr(g, "post", where)),
-            synapse=str(_attr(g, "synapse", where)),
-            weights=np.asarray(g["weights"][()], dtype=np.float64),
-            weight_unit=str(_attr(g, "weight_unit", where)),
+            name=name, pre=_text(g, "pre", where), post=_text(g, "post", where),
+            synapse=_text(g, "synapse", where), weights=weights,
+            weight_unit=_text(g, "weight_unit", where),
             parameters=_read_dict(g, "parameters", where))
-    for name, g in f["inputs"].items():
+    for name, g in groups["inputs"]:
         where = f"{path}: inputs/{name}"
-        spec.inputs[name] = InputSpec(name=name, n=int(_attr(g, "n", where)),
-                                      kind=str(_attr(g, "kind", where)),
+        spec.inputs[name] = InputSpec(name=name, n=_int(g, "n", where),
+                                      kind=_text(g, "kind", where),
                                       parameters=_read_dict(g, "parameters", where,
                                                             required=False))
-    for name, g in f["readouts"].items():
+    for name, g in groups["readouts"]:
         where = f"{path}: readouts/{name}"
-        if "weights" not in g:
-            raise NetworkFileError(f"{where}: dataset 'weights' is missing")
+        weights = _array(g, "weights", where)
         spec.readouts[name] = ReadoutSpec(
-            name=name, population=str(_attr(g, "population", where)),
-            variable=str(_attr(g, "variable", where)),
-            weights=np.asarray(g["weights"][()], dtype=np.float64),
-            bias=np.asarray(g["bias"][()], dtype=np.float64) if "bias" in g else None)
-    _verify_checksums(f, path)
+            name=name, population=_text(g, "population", where),
+            variable=_text(g, "variable", where), weights=weights,
+            bias=_array(g, "bias", where) if "bias" in g else None)
     spec.validate(where=str(path))
     return spec
 

@@ -209,9 +209,9 @@ def test_a_network_file_with_flipped_sign_bits_in_its_weights_is_refused(tmp_pat
     np.testing.assert_array_equal(back.connections["p->p"].weights,
                                   _spec().connections["p->p"].weights)
     with h5py.File(path, "r") as f:
-        assert f.attrs["checksum"].startswith("sha256:")
         offset = f["connections/p->p/weights"].id.get_offset()
     data = bytearray(path.read_bytes())
+    assert data.startswith(b"brainkit-network-checksum 1\n")
     for k in range(0, 16, 2):  # the sign bit of every other weight (little-endian float64)
         data[offset + 8 * k + 7] ^= 0x80
     damaged = tmp_path / "damaged.h5"
@@ -226,23 +226,41 @@ def test_a_network_file_with_flipped_sign_bits_in_its_weights_is_refused(tmp_pat
                               "file); refusing to load it")
 
 
-def test_an_edited_attribute_is_refused_and_old_files_without_checksum_still_load(tmp_path):
+def test_edited_truncated_or_relabelled_files_are_refused_old_files_still_load(tmp_path):
     path = save_network(tmp_path / "net.h5", _spec())
+    data = path.read_bytes()
+    userblock = int(re.match(rb"brainkit-network-checksum 1\nuserblock (\d+)\n", data).group(1))
     edited = tmp_path / "edited.h5"
-    edited.write_bytes(path.read_bytes())
-    with h5py.File(edited, "a") as f:
-        f.attrs["metadata"] = '{"accuracy": 1.0}'
-    with pytest.raises(NetworkFileError, match=r"edited\.h5: checksum mismatch: the file's "
-                                               r"groups or attributes changed"):
+    edited.write_bytes(data)
+    with h5py.File(edited, "a") as f:  # the stored score, edited in place
+        f.attrs["metadata"] = '{"accuracy": 1.00}'
+    with pytest.raises(NetworkFileError, match=r"edited\.h5: checksum mismatch: the file "
+                                               r"changed after it was written"):
         load_network(edited)
-    with h5py.File(edited, "a") as f:  # a file written before checksums: no attribute
-        del f.attrs["checksum"]
-    assert load_network(edited).metadata == {"accuracy": 1.0}
-    old = tmp_path / "old.h5"
-    old.write_bytes(path.read_bytes())
-    with h5py.File(old, "a") as f:
-        del f.attrs["checksum"]
-        for name in ("connections/p->p/weights", "connections/in->p/weights"):
-            del f[name].attrs["sha256"]
+    truncated = tmp_path / "truncated.h5"
+    truncated.write_bytes(data[:-100])
+    with pytest.raises(NetworkFileError, match=rf"truncated\.h5: the file is truncated "
+                                               rf"\({len(data) - 100} of {len(data)} bytes\)"):
+        load_network(truncated)
+    record = tmp_path / "record.h5"
+    record.write_bytes(data.replace(b"userblock", b"userbl0ck", 1))
+    with pytest.raises(NetworkFileError, match=r"record\.h5: its checksum record is damaged"):
+        load_network(record)
+    record.write_bytes(b"x" + data[1:])
+    with pytest.raises(NetworkFileError, match=r"record\.h5: its checksum record is damaged"):
+        load_network(record)
+    old = tmp_path / "old.h5"  # a file written before the record: no user block
+    old.write_bytes(data[userblock:])
     np.testing.assert_array_equal(load_network(old).connections["in->p"].weights,
                                   _spec().connections["in->p"].weights)
+    with h5py.File(old, "a") as f:
+        f.attrs["metadata"] = '{"accuracy": 1.00}'
+    assert load_network(old).metadata == {"accuracy": 1.0}
+
+
+def test_a_network_with_many_datasets_gets_a_larger_checksum_record(tmp_path):
+    spec = _spec()
+    spec.populations["p"].parameters.update({f"extra_{k:03d}": float(k) for k in range(120)})
+    path = save_network(tmp_path / "big.h5", spec)
+    assert re.match(rb"brainkit-network-checksum 1\nuserblock 16384\n", path.read_bytes())
+    assert load_network(path).populations["p"].parameters["extra_119"] == 119.0

@@ -1,6 +1,7 @@
 """The network file: round trip with units, atomic writes, clear errors for bad files."""
 
 import os
+import re
 
 import h5py
 import numpy as np
@@ -116,6 +117,12 @@ def test_save_is_atomic_and_refuses_bad_specs(tmp_path):
     assert os.listdir(tmp_path) == ["net.h5"]  # no temporary file left behind
 
 
+def _unchecked(data):
+    """The bytes of a network file as written before brainkit stored a checksum record (no
+    HDF5 user block), so that edits by h5py reach the reader's own checks."""
+    return data[int(re.match(rb"brainkit-network-checksum 1\nuserblock (\d+)\n", data).group(1)):]
+
+
 def test_missing_corrupt_truncated_and_foreign_files_are_clear_errors(tmp_path):
     with pytest.raises(NetworkFileError, match="does not exist"):
         load_network(tmp_path / "nope.h5")
@@ -139,10 +146,15 @@ def test_missing_corrupt_truncated_and_foreign_files_are_clear_errors(tmp_path):
     newer.write_bytes(data)
     with h5py.File(newer, "a") as f:
         f.attrs["version"] = 99
+    with pytest.raises(NetworkFileError, match=r"newer\.h5: checksum mismatch"):
+        load_network(newer)  # brainkit's own files: any edit is refused by the checksum
+    newer.write_bytes(_unchecked(data))
+    with h5py.File(newer, "a") as f:
+        f.attrs["version"] = 99
     with pytest.raises(NetworkFileError, match="version 99 is not supported"):
         load_network(newer)
     holed = tmp_path / "holed.h5"
-    holed.write_bytes(data)
+    holed.write_bytes(_unchecked(data))
     with h5py.File(holed, "a") as f:
         del f["connections/hidden->hidden/weights"]
         del f["populations/hidden"].attrs["n"]
