@@ -11,41 +11,113 @@ Sub-commands::
                                                  TARGET: brainkit.exporters.TARGETS
     brainkit import GRAPH.nir --out NETWORK.h5 [--dt 1ms] [--spike step|delta]
                   [--discretisation euler|exp] [--analog-inputs] [--overwrite]
+
+Every command that writes into ``--out DIR`` claims the folder before any work
+(:class:`brainkit.runfolder.RunFolder`): it must be creatable and writable, no other run may be
+writing there, and it may not hold another run's results unless ``--resume`` (train) or
+``--overwrite`` is given.
+
+Exit status: 0 done; 1 the run finished but failed (a gradient check above its threshold, a
+diverged training); 2 an error, reported as one line ``brainkit COMMAND: cause`` on stderr
+(``brainkit --debug ...`` also prints the traceback); 130 interrupted (Ctrl-C or SIGINT:
+``interrupted`` -- for a training ``interrupted at step K, checkpoint kept at PATH``).
 """
 
 from __future__ import annotations
 
 import argparse
+import math
+import re
+import signal
 import sys
+from contextlib import contextmanager
 from typing import List, Optional
+
+#: exit status of an error (one line on stderr) and of an interrupted command
+EXIT_ERROR, EXIT_INTERRUPTED = 2, 130
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: ``brainkit train: argument --steps: ... (see
+    brainkit train --help)``, exit 2."""
+
+    def error(self, message):
+        self.exit(EXIT_ERROR, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def count(text: str) -> int:
+    """An argument that is a whole number >= 1 (steps, trials, neurons)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text!r}")
+    return value
+
+
+def seed(text: str) -> int:
+    """An argument that is a random seed: a whole number >= 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 0, got {text!r}")
+    return value
+
+
+def positive(text: str) -> float:
+    """An argument that is a finite number > 0 (a learning rate)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number > 0, got {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text!r}")
+    return value
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="brainkit", description=__doc__.split("\n")[0])
+    from .backends import BACKENDS
+
+    debug = dict(action="store_true", help="show the traceback of an error")
+    p = _Parser(prog="brainkit", description=__doc__.split("\n")[0])
+    p.add_argument("--debug", **debug)
     sub = p.add_subparsers(dest="command", required=True)
+    debug["default"] = argparse.SUPPRESS  # where given after the command (not resetting it)
+    overwrite = dict(action="store_true",
+                     help="replace the results of an earlier run in --out")
 
     d = sub.add_parser("demo", help="run the main job, writing results and plots to --out")
     d.add_argument("--out", default="out")
     d.add_argument("--full", action="store_true", help="full (not quick) settings")
+    d.add_argument("--overwrite", **overwrite)
+    d.add_argument("--debug", **debug)
 
-    sub.add_parser("models", help="list the model library")
+    sub.add_parser("models", help="list the model library").add_argument("--debug", **debug)
 
     g = sub.add_parser("gradcheck", help="adjoint gradients vs central finite differences")
     g.add_argument("--model", default="theta", help="neuron model of the recurrent network")
-    g.add_argument("--neurons", type=int, default=5)
-    g.add_argument("--steps", type=int, default=200)
-    g.add_argument("--seed", type=int, default=0)
-    g.add_argument("--backend", default="cpp_standalone")
+    g.add_argument("--neurons", type=count, default=5)
+    g.add_argument("--steps", type=count, default=200)
+    g.add_argument("--seed", type=seed, default=0)
+    g.add_argument("--backend", default="cpp_standalone", choices=BACKENDS)
     g.add_argument("--out", default="out/gradcheck")
+    g.add_argument("--overwrite", **overwrite)
+    g.add_argument("--debug", **debug)
 
     t = sub.add_parser("train", help="train a task network by exact gradients")
     t.add_argument("task", choices=["xor", "autoencode"])
     t.add_argument("--out", required=True)
     t.add_argument("--quick", action="store_true")
-    t.add_argument("--resume", action="store_true")
-    t.add_argument("--steps", type=int, default=None)
-    t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--backend", default="cpp_standalone")
+    t.add_argument("--resume", action="store_true",
+                   help="continue the run in --out from its checkpoint")
+    t.add_argument("--overwrite", **overwrite)
+    t.add_argument("--steps", type=count, default=None)
+    t.add_argument("--seed", type=seed, default=0)
+    t.add_argument("--backend", default="cpp_standalone", choices=BACKENDS)
+    t.add_argument("--debug", **debug)
     t.add_argument("--neuron", default="theta",
                    help="reset-free neuron model of the library (theta, rotator, ...)")
     t.add_argument("--time-constants", action="store_true",
@@ -60,18 +132,22 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--out", required=True)
     e.add_argument("--check", action="store_true",
                    help="also run it in Brian2, Lava float and Lava fixed_pt and compare")
-    e.add_argument("--steps", type=int, default=None,
+    e.add_argument("--steps", type=count, default=None,
                    help="steps to simulate (not for a task network: its trials set them)")
-    e.add_argument("--trials", type=int, default=None,
+    e.add_argument("--trials", type=count, default=None,
                    help="held-out trials for a task network (default 32)")
+    e.add_argument("--overwrite", **overwrite)
+    e.add_argument("--debug", **debug)
 
     f = sub.add_parser("finetune", help="fine-tune a trained task network for Loihi (CUBA LIF, "
                                         "quantisation in the loop)")
     f.add_argument("network")
     f.add_argument("--out", required=True)
-    f.add_argument("--steps", type=int, default=600)
-    f.add_argument("--lr", type=float, default=0.01)
-    f.add_argument("--trials", type=int, default=256)
+    f.add_argument("--steps", type=count, default=600)
+    f.add_argument("--lr", type=positive, default=0.01)
+    f.add_argument("--trials", type=count, default=256)
+    f.add_argument("--overwrite", **overwrite)
+    f.add_argument("--debug", **debug)
     from .exporters.nir_convention import DISCRETISATIONS, SPIKES
 
     i = sub.add_parser("import", help="read a NIR graph (snnTorch, Norse, Rockpool, ...) into a "
@@ -88,6 +164,7 @@ def _parser() -> argparse.ArgumentParser:
     i.add_argument("--analog-inputs", action="store_true",
                    help="inputs carry values (a 'current' input), not spikes")
     i.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
+    i.add_argument("--debug", **debug)
     return p
 
 
@@ -130,8 +207,52 @@ def _import_main(args) -> int:
     return 0
 
 
-def main(argv: Optional[List[str]] = None) -> int:
-    args = _parser().parse_args(argv)
+#: what each command writes into its --out folder (another run's results, if found there)
+def _outputs(args) -> tuple:
+    if args.command == "train":
+        from .training.cli import OUTPUTS
+    elif args.command == "finetune":
+        from .loihi.cli import FINETUNE_OUTPUTS as OUTPUTS
+    elif args.command == "export":
+        from .exporters import TARGETS
+        from .loihi.cli import EXPORT_OUTPUTS
+
+        OUTPUTS = EXPORT_OUTPUTS + (TARGETS[args.to].filename,)
+    elif args.command == "gradcheck":
+        from .gradcheck import OUTPUTS
+    elif args.command == "demo":
+        from .demo import OUTPUTS
+    else:
+        return None
+    return tuple(OUTPUTS)
+
+
+def _run_folder(args):
+    """The claim on ``--out`` of a command that writes a run into a folder (None for the
+    others)."""
+    from .runfolder import RunFolder
+
+    outputs = _outputs(args)
+    if outputs is None:
+        return None
+    resume = bool(getattr(args, "resume", False))
+    overwrite = bool(getattr(args, "overwrite", False))
+    if resume and overwrite:
+        raise ValueError("--resume continues the run in --out, --overwrite replaces it: "
+                         "give one of them")
+    return RunFolder(args.out, outputs, command=f"brainkit {args.command}", resume=resume,
+                     overwrite=overwrite, resumable=hasattr(args, "resume"))
+
+
+def _validate(args) -> None:
+    """Checks of the arguments that need more than their own text (before any work)."""
+    if getattr(args, "backend", None) is not None:
+        from .backends import check_backend
+
+        check_backend(args.backend)
+
+
+def _dispatch(args) -> int:
     if args.command == "demo":
         from .demo import main as run
     elif args.command == "models":
@@ -151,7 +272,96 @@ def main(argv: Optional[List[str]] = None) -> int:
         run = _import_main
     else:
         from .loihi.cli import export_main as run
-    return int(run(args) or 0)
+    _validate(args)
+    folder = _run_folder(args)
+    if folder is None:
+        return int(run(args) or 0)
+    with folder:
+        return int(run(args) or 0)
+
+
+def _user_errors() -> tuple:
+    """The exception types whose message is all a user needs: brainkit's own errors (most
+    are ValueErrors), Brian2's unit and object errors, files, missing backends, numbers."""
+    from .runfolder import RunFolderError
+
+    known = (ValueError, ArithmeticError, ImportError, OSError, RuntimeError, KeyError,
+             RunFolderError)
+    try:
+        from brian2.core.base import BrianObjectException
+        from brian2.units.fundamentalunits import DimensionMismatchError
+    except ImportError:  # pragma: no cover - brainkit without Brian2 is broken anyway
+        return known
+    return known + (DimensionMismatchError, BrianObjectException)
+
+
+def one_line(exc: BaseException) -> str:
+    """The message of ``exc`` on one line: an OS error as ``PATH: reason``, a Brian2 object
+    error as its original error naming the object, other messages with their line breaks
+    folded."""
+    brian_object_error = getattr(sys.modules.get("brian2.core.base"), "BrianObjectException", ())
+    if isinstance(exc, brian_object_error):
+        cause = exc.__cause__ or exc.__context__
+        what = one_line(cause) if cause is not None else str(exc).split("\n")[0]
+        return f"{what} (in Brian2 object '{getattr(exc, '_brian_objname', '?')}')"
+    if isinstance(exc, OSError) and exc.strerror:
+        text = exc.strerror
+        if exc.filename is not None:
+            text = f"{exc.filename}: {text}"
+        if exc.filename2 is not None:
+            text += f" ({exc.filename2})"
+    elif isinstance(exc, KeyError) and len(exc.args) == 1:
+        text = f"unknown name {exc.args[0]!r}"
+    else:
+        text = str(exc) or type(exc).__name__
+    return re.sub(r"\s*\n\s*", " ", text).strip()
+
+
+@contextmanager
+def _interruptible():
+    """SIGINT raises KeyboardInterrupt for the block, whatever handler was there before
+    (Brian2 installs one that turns the first Ctrl-C during a run into a "stop" request, and
+    calls a previous handler that may be SIG_IGN, which fails); restored afterwards."""
+    import brian2  # noqa: F401  (installs its handler at import: before ours, not after)
+
+    try:
+        previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    except ValueError:  # not the main thread: signals are not ours to handle
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """Run one command; returns the exit status (see the module docstring).  Errors are
+    reported here, once, for every command."""
+    args = _parser().parse_args(argv)
+    name = f"brainkit {args.command}"
+    try:
+        with _interruptible():
+            return _dispatch(args)
+    except KeyboardInterrupt as exc:
+        if args.debug:
+            import traceback
+
+            traceback.print_exc()
+        message = str(exc) if type(exc) is not KeyboardInterrupt and str(exc) else "interrupted"
+        print(f"{name}: {message}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as exc:
+        if args.debug:
+            import traceback
+
+            traceback.print_exc()
+        line = one_line(exc)
+        if not isinstance(exc, _user_errors()):
+            line = (f"internal error, {type(exc).__name__}: {line} (brainkit --debug "
+                    f"{args.command} ... shows the traceback)")
+        print(f"{name}: {line}", file=sys.stderr)
+        return EXIT_ERROR
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -24,6 +24,8 @@ from pathlib import Path
 #: held-out trials of the Loihi table; fine-tuning steps (quick, full)
 TABLE_TRIALS = 128
 FINETUNE_STEPS = {"quick": 600, "full": 1500}
+#: what the demo writes into its ``--out`` folder
+OUTPUTS = ("xor", "xor_lava_mapped", "xor_loihi", "xor_lava")
 
 
 def main(args) -> int:

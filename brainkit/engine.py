@@ -170,7 +170,8 @@ class StandaloneEngine:
         ``'cuda_standalone'``, ``'genn'``).
     directory : str, optional
         Build folder, kept afterwards.  By default a new folder under ``$BRAINKIT_BUILD_ROOT``
-        (or the system temp folder), deleted by :meth:`close` or when the engine is collected.
+        (or the system temp folder), deleted by :meth:`close`, when its build fails or is
+        interrupted, or when the engine is collected.
     prefix : str
         Name prefix of the default build folder.
 
@@ -211,6 +212,9 @@ class StandaloneEngine:
         if self.generated:
             raise RuntimeError(f"the project in {self.project_dir} is "
                                f"{'compiled' if self.compiled else 'generated'} already")
+        if self._finalizer is not None and not self._finalizer.alive:
+            raise RuntimeError(f"this engine is closed (its build folder {self.project_dir} "
+                               f"is deleted): make a new StandaloneEngine")
         previous = get_device()
         extra, quiet = {}, ()
         if self.backend == "cuda_standalone":
@@ -229,6 +233,11 @@ class StandaloneEngine:
             self.compiled = bool(compile)
             if compile:
                 self.compile_s = time.perf_counter() - t0
+        except BaseException:
+            # a failed or interrupted build: a folder of this engine's own goes at once (not
+            # when the engine is collected, which a traceback holding it would delay)
+            self.close()
+            raise
         finally:
             reset_device(previous)
 
@@ -245,11 +254,21 @@ class StandaloneEngine:
         if self.backend == "cuda_standalone":
             require_gpu(f"the CUDA project in {self.project_dir} (compiled: "
                         f"{os.path.join(self.project_dir, 'main')})")
+        from brian2 import Network
+
         t0 = time.perf_counter()
+        Network._globally_stopped = False
         try:
             self.device.run(run_args=run_args or {}, with_output=with_output)
             self.run_s = time.perf_counter() - t0
+        except RuntimeError as exc:
+            # Brian2's own Ctrl-C handler turns a SIGINT during a run into a stop request;
+            # the binary (which got the Ctrl-C too) then fails: that is an interrupt
+            if Network._globally_stopped:
+                raise KeyboardInterrupt("interrupted") from exc
+            raise
         finally:
+            Network._globally_running = False
             static = os.path.join(self.device.project_dir, "static_arrays")
             for name in list(self.device.run_args_arrays):
                 for f in (name, name + ".lock"):
@@ -258,8 +277,13 @@ class StandaloneEngine:
                     except FileNotFoundError:
                         pass
             self.device.run_args_arrays.clear()
+        if Network._globally_stopped:  # a stop requested while the binary ran to its end
+            Network._globally_stopped = False
+            raise KeyboardInterrupt("interrupted")
 
     def close(self) -> None:
-        """Delete the build folder now, if this engine made it."""
+        """Delete the build folder now, if this engine made it (a given ``directory`` is
+        kept).  Also done when a build in :meth:`compiling` fails or is interrupted, and when
+        the engine is collected or the interpreter exits (also after a Ctrl-C)."""
         if self._finalizer is not None:
             self._finalizer()

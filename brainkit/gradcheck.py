@@ -37,7 +37,9 @@ exact zero on both sides counts as error 0.
 
 Writes ``OUT/metrics.json`` (``max_rel_error``, ``n_checked``, per-parameter maxima, the
 definition above, spike counts, timings) and prints a table; returns 1 if ``max_rel_error``
-exceeds ``THRESHOLD`` (1e-6).
+exceeds ``THRESHOLD`` (1e-6), or if every entry compared is zero on both sides (``n_nonzero``
+= 0: e.g. ``--steps 1``, where no parameter reaches the readout yet) -- a check that compared
+nothing passes nothing.
 """
 
 from __future__ import annotations
@@ -50,6 +52,8 @@ import numpy as np
 
 from .fileio import write_json
 
+#: what ``brainkit gradcheck`` writes into its ``--out`` folder
+OUTPUTS = ("metrics.json",)
 MAX_PER_PARAM = 24
 THRESHOLD = 1e-6
 TAU = 1e-3
@@ -214,11 +218,14 @@ def run_check(model: str, neurons: int, steps: int, seed: int, backend: str,
         per_param[name] = {"max_rel_error": max(errs) if errs else None, "n_checked": len(errs),
                            "size": int(grads[name].size)}
     max_err = max(r[4] for r in rows)
+    # entries where either side is non-zero: a check of zeros against zeros proves nothing
+    nonzero = sum(1 for r in rows if r[2] != 0.0 or r[3] != 0.0)
+    passed = bool(max_err <= THRESHOLD and nonzero > 0)
     metrics = {
         "model": model, "neurons": neurons, "steps": steps, "seed": seed, "backend": backend,
         "batch": BATCH, "dt_s": net.dt_s, "loss": loss,
-        "max_rel_error": max_err, "n_checked": len(rows), "threshold": THRESHOLD,
-        "passed": bool(max_err <= THRESHOLD), "per_param": per_param, "spikes": spikes,
+        "max_rel_error": max_err, "n_checked": len(rows), "n_nonzero": nonzero,
+        "threshold": THRESHOLD, "passed": passed, "per_param": per_param, "spikes": spikes,
         "zone_fraction": net.last_backward.get("zone_fraction"),
         "relative_error": ("|g_adj - g_fd| / max(|g_adj|, |g_fd|, 1e-3 * max_P |g_adj|, "
                            "1e-9 |L|), 0 where both are exactly 0"),
@@ -235,15 +242,21 @@ def run_check(model: str, neurons: int, steps: int, seed: int, backend: str,
 
 
 def main(args) -> int:
-    """Entry point of ``brainkit gradcheck`` (args: model, neurons, steps, seed, backend, out)."""
+    """Entry point of ``brainkit gradcheck`` (args: model, neurons, steps, seed, backend, out).
+    FAIL (exit 1) where the largest relative error exceeds :data:`THRESHOLD`, and where every
+    compared gradient is zero on both sides (nothing was checked)."""
     for name in ("neurons", "steps"):
         if getattr(args, name) < 1:
-            raise SystemExit(f"brainkit gradcheck: --{name} must be >= 1, got {getattr(args, name)}")
+            raise ValueError(f"--{name} must be >= 1, got {getattr(args, name)}")
     metrics = run_check(args.model, args.neurons, args.steps, args.seed, args.backend)
     os.makedirs(args.out, exist_ok=True)
     path = os.path.join(args.out, "metrics.json")
     write_json(path, metrics)
     status = "PASS" if metrics["passed"] else "FAIL"
     print(f"max_rel_error = {metrics['max_rel_error']:.3e} over {metrics['n_checked']} entries "
-          f"({metrics['spikes']} spikes)  [{status}, threshold {THRESHOLD:g}]  -> {path}")
+          f"({metrics['n_nonzero']} non-zero, {metrics['spikes']} spikes)  [{status}, "
+          f"threshold {THRESHOLD:g}]  -> {path}")
+    if not metrics["n_nonzero"]:
+        print(f"FAIL: every gradient compared is zero (adjoint and finite differences), so "
+              f"the check compared nothing; give more --steps than {args.steps} (e.g. 200)")
     return 0 if metrics["passed"] else 1

@@ -23,7 +23,8 @@ ALLOWED = {
     "brainkit/training": {"brainkit.training", "brainkit.fileio", "brainkit.library",
                           "brainkit.netfile", "brainkit.tasknet", "brainkit.equations",
                           "brainkit.engine", "brainkit.backends", "brainkit.network",
-                          "brainkit.results", "brainkit.plotting", "brainkit.connectivity"},
+                          "brainkit.results", "brainkit.plotting", "brainkit.connectivity",
+                          "brainkit.progress"},
 }
 FORBIDDEN_EVERYWHERE_BELOW_CLI = {"brainkit.cli", "brainkit.demo"}
 CORE_FORBIDDEN = {"brainkit.training", "brainkit.loihi", "brainkit.exporters"}

@@ -21,6 +21,10 @@ from typing import Any, Dict, Optional
 DEFAULT_STEPS = 1000
 #: held-out trials of a task network's check
 DEFAULT_TRIALS = 32
+#: what ``brainkit export`` writes into ``--out`` (besides the target's file)
+EXPORT_OUTPUTS = ("metrics.json",)
+#: what ``brainkit finetune`` writes into ``--out``
+FINETUNE_OUTPUTS = ("network.h5", "metrics.json", "finetune.png")
 
 
 def export_network(network, to: str, out, steps: Optional[int] = None,
@@ -105,6 +109,9 @@ def finetune_main(args) -> int:
 
     if args.steps < 1 or args.trials < 1:
         print("brainkit finetune: --steps and --trials must be >= 1", file=sys.stderr)
+        return 2
+    if not args.lr > 0:
+        print(f"brainkit finetune: --lr must be > 0, got {args.lr}", file=sys.stderr)
         return 2
     try:
         m = finetune_file(args.network, args.out, steps=args.steps, lr=args.lr,

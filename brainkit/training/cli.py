@@ -1,4 +1,5 @@
-"""``brainkit train TASK --out DIR [--neuron NAME] [--quick] [--resume] [--steps N] [--seed S]``.
+"""``brainkit train TASK --out DIR [--neuron NAME] [--quick] [--resume | --overwrite] [--steps N]
+[--seed S]``.
 
 Trains a recurrent network of reset-free library neurons (``theta`` by default, ``rotator``,
 ...) with gated synapses on ``xor`` (delayed-memory XOR) or ``autoencode`` by exact gradients (:class:`~brainkit.training.recurrent.RecurrentSNN`), with the
@@ -9,6 +10,9 @@ settings of :data:`brainkit.training.tasks.HYPER`, and writes to ``DIR``:
                      seconds, chance level, settings
 ``network.h5``       the trained network (a :class:`brainkit.tasknet.TaskNetwork`)
 ``loss.png``, ``raster.png``, ``readout.png``   plots (:mod:`brainkit.training.plots`)
+
+Ctrl-C (or SIGINT) stops training with :class:`TrainingInterrupted` ("interrupted at step K,
+checkpoint kept at DIR/checkpoint.npz (step J; --resume continues from it)").
 """
 
 from __future__ import annotations
@@ -25,7 +29,35 @@ from ..tasknet import TaskNetwork, save_task_network
 
 from .optim import Adam, Schedule
 from .tasks import COMMON, HYPER, Batch, Task, get_task, init_function, lr_scale
-from .trainer import TrainingDiverged, Trainer
+from .trainer import CHECKPOINT, TrainingDiverged, Trainer, load_checkpoint
+
+#: what ``brainkit train`` writes into its ``--out`` folder
+OUTPUTS = (CHECKPOINT, "metrics.json", "network.h5", "loss.png", "raster.png", "readout.png")
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Training stopped by Ctrl-C (KeyboardInterrupt); the message names the step reached and
+    the checkpoint kept (``--resume`` continues from it)."""
+
+
+def interrupted(trainer: Optional[Trainer], total: int) -> TrainingInterrupted:
+    """The :class:`TrainingInterrupted` of a run interrupted with ``trainer`` (None: before
+    training began): the step reached and the checkpoint on disk, if any."""
+    step = trainer.state.step if trainer is not None and trainer.state is not None else 0
+    text = f"interrupted at step {step} of {total}"
+    path = trainer.checkpoint_path if trainer is not None else None
+    saved = None
+    if path is not None and path.exists():
+        try:
+            saved = load_checkpoint(path).step
+        except ValueError:
+            saved = None
+    if saved is not None:
+        text += f", checkpoint kept at {path} (step {saved}; --resume continues from it)"
+    elif trainer is not None:
+        text += (f", before the first checkpoint (step {trainer.checkpoint_every}): nothing "
+                 f"kept")
+    return TrainingInterrupted(text)
 
 
 #: what ``brainkit train --time-constants`` trains besides the weights: the neuron's
@@ -128,16 +160,19 @@ def train(task_name: str, out, quick: bool = False, resume: bool = False,
     """Train, evaluate, save; returns the metrics (also written to ``out/metrics.json``).
 
     ``model`` may be passed to reuse an already compiled network with the same settings.
-    Raises :class:`TrainingDiverged` if training diverges (the last checkpoint is kept).
+    Raises :class:`TrainingDiverged` if training diverges (the last checkpoint is kept), and
+    :class:`TrainingInterrupted` (a KeyboardInterrupt naming the step and the checkpoint kept)
+    on Ctrl-C.
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     task = get_task(task_name)
     h = settings(task_name, quick, steps, time_constants, neuron)
     own_model = model is None
-    if own_model:
-        model = build_model(task, h, backend)
+    trainer = None
     try:
+        if own_model:
+            model = build_model(task, h, backend)
         config = dict(task=task_name, quick=bool(quick), **{k: v for k, v in h.items()
                                                              if k not in ("steps", "test_trials")})
         trainer = Trainer(model, task, out, steps=h["steps"], batch=h["batch"], seed=seed,
@@ -182,13 +217,18 @@ def train(task_name: str, out, quick: bool = False, resume: bool = False,
             P.readout(o[: min(4, len(o))], batch, task, out / "readout.png")
         write_json(out / "metrics.json", metrics)
         return metrics
+    except KeyboardInterrupt as exc:
+        if isinstance(exc, TrainingInterrupted):
+            raise
+        raise interrupted(trainer, h["steps"]) from None
     finally:
-        if own_model:
+        if own_model and model is not None:
             model.close()
 
 
 def main(args) -> int:
-    """Entry point of ``brainkit train`` (``args`` from :mod:`brainkit.cli`)."""
+    """Entry point of ``brainkit train`` (``args`` from :mod:`brainkit.cli`, which claims
+    ``--out`` and reports errors and interrupts)."""
     t0 = time.perf_counter()
     try:
         m = train(args.task, args.out, quick=args.quick, resume=args.resume, steps=args.steps,

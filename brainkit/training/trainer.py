@@ -201,10 +201,10 @@ class Trainer:
         rng.bit_generator.state = st.rng_state
         bar = None
         if self.progress:
-            from tqdm.auto import tqdm
+            from ..progress import progress_bar
 
-            bar = tqdm(total=self.steps, initial=st.step, desc=f"train {self.task.name}",
-                       unit="step", file=sys.stderr, dynamic_ncols=True)
+            bar = progress_bar(total=self.steps, initial=st.step, desc=f"train {self.task.name}",
+                               unit="step", file=sys.stderr)
         last_saved = st.step if resume else None
         try:
             while st.step < self.steps:
