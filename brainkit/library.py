@@ -267,8 +267,9 @@ class Model:
                           offset)
 
     def with_parameters(self, **overrides) -> "Model":
-        """A copy with parameters overridden; each value must be finite, have the default's
-        units and keep the model's ``constraints``."""
+        """A copy with parameters overridden; each value must have the default's units, must
+        not be NaN and must keep the model's ``constraints`` (infinity is allowed here, e.g.
+        ``vth = inf`` for a neuron that never fires, but not in a file)."""
         m = copy.deepcopy(self)
         m.parameters.update(_check_overrides(self, overrides))
         m.check_constraints()
@@ -391,9 +392,9 @@ def _unit_scope():
     return _UNIT_SCOPE
 
 
-def _value_problem(value) -> Optional[str]:
-    """Why ``value`` cannot be a parameter (not a finite number, array or quantity), or
-    None."""
+def _value_problem(value, allow_inf: bool = False) -> Optional[str]:
+    """Why ``value`` cannot be a parameter (not a number, array or quantity; NaN; infinite
+    unless ``allow_inf``), or None."""
     from brian2.units.fundamentalunits import Quantity
 
     if isinstance(value, (bool, np.bool_)):
@@ -404,12 +405,18 @@ def _value_problem(value) -> Optional[str]:
     arr = np.asarray(value)
     if arr.dtype.kind not in "biuf":
         return f"is not a number or a quantity (dtype {arr.dtype})"
-    if not np.all(np.isfinite(arr)):
-        return "is not finite"
+    if np.any(np.isnan(arr)):
+        return "is not a number (NaN)"
+    if not allow_inf and not np.all(np.isfinite(arr)):
+        return "is infinite"
     return None
 
 
-def _check_overrides(model: Model, overrides: Mapping[str, Any]) -> Dict[str, Any]:
+def _check_overrides(model: Model, overrides: Mapping[str, Any],
+                     in_file: bool = False) -> Dict[str, Any]:
+    """``overrides`` of ``model``'s parameters, checked: known names, default's units, never
+    NaN; infinite values only from code (``vth = inf``: a neuron that never fires), not in a
+    file (``in_file``: a variant)."""
     from brian2.units.fundamentalunits import get_dimensions, have_same_dimensions
 
     checked = {}
@@ -425,7 +432,7 @@ def _check_overrides(model: Model, overrides: Mapping[str, Any]) -> Dict[str, An
             except Exception as exc:  # noqa: BLE001 - report any evaluation problem
                 raise ModelError(f"model '{model.name}', parameter '{name}' = {value!r} cannot "
                                  f"be evaluated: {exc}") from None
-        problem = _value_problem(value)
+        problem = _value_problem(value, allow_inf=not in_file)
         if problem is not None:
             raise ModelError(f"model '{model.name}', parameter '{name}': {value!r} {problem}")
         default = model.parameters[name]
@@ -551,8 +558,9 @@ def _parse(text: str, path: Path) -> Model:
                              line) from None
         problem = _value_problem(value)
         if problem is not None:
-            raise ModelError(f"parameter '{name}' = {expr!r} {problem} ({value!r})", path,
-                             line)
+            what = f"evaluates to {value!r}, which" if isinstance(expr, str) else ""
+            raise ModelError(f"parameter '{name}' = {expr!r} {what} {problem}".replace("  ", " "),
+                             path, line)
         params[name] = value
     model.parameters = params
     model.constraints, model.constraint_lines = _constraints(
@@ -562,7 +570,7 @@ def _parse(text: str, path: Path) -> Model:
             with np.errstate(all="ignore"):
                 evaluated = {k: evaluate_expression(v, params)
                              for k, v in (vparams or {}).items()}
-            model.variants[vname] = _check_overrides(model, evaluated)
+            model.variants[vname] = _check_overrides(model, evaluated, in_file=True)
         except Exception as exc:  # noqa: BLE001
             raise ModelError(f"variant '{vname}': {exc}", path,
                              lines.get(f"variants.{vname}")) from None

@@ -92,7 +92,10 @@ def test_synapse_files_are_checked_too_and_may_name_the_neurons_they_connect(tmp
 def test_a_parameter_that_is_not_finite_is_refused(tmp_path):
     p, text = _lif_file(tmp_path, "tau_m: 10*ms", "tau_m: log(-1)*ms")
     assert _refused(p) == (f"{p}, line {_line(text, 'tau_m: log')}: parameter 'tau_m' = "
-                           "'log(-1)*ms' is not finite (nan * second)")
+                           "'log(-1)*ms' evaluates to nan * second, which is not a number (NaN)")
+    p, _ = _lif_file(tmp_path, "tau_m: 10*ms", "tau_m: 1e999*ms")
+    assert "parameter 'tau_m' = '1e999*ms' evaluates to inf * Ysecond, which is infinite" in \
+        _refused(p)
     p, _ = _lif_file(tmp_path, "tau_m: 10*ms", "tau_m: 9**9**9*ms")  # overflows, no hang
     assert "parameter 'tau_m' = '9**9**9*ms' cannot be evaluated" in _refused(p)
     p, _ = _lif_file(tmp_path, "tau_m: 10*ms", "tau_m: ms.__class__")
@@ -101,7 +104,7 @@ def test_a_parameter_that_is_not_finite_is_refused(tmp_path):
 
 def test_overrides_that_are_nan_or_break_a_constraint_are_refused():
     with pytest.raises(ModelError, match=r"^model 'lif', parameter 'tau_m': nan \* second is "
-                                         r"not finite$"):
+                                         r"not a number \(NaN\)$"):
         load_model("lif", tau_m=np.nan * ms)
     with pytest.raises(ModelError, match=r"lif\.yaml, line \d+: model 'lif', constraints: "
                                          r"parameters break the constraint 'tau_m > 0' "
@@ -109,8 +112,12 @@ def test_overrides_that_are_nan_or_break_a_constraint_are_refused():
         load_model("lif", tau_m=-5 * ms)
     with pytest.raises(ModelError, match="constraint 'tau_m > 0'"):
         load_model("lif").with_parameters(tau_m="-5*ms")
-    with pytest.raises(ModelError, match="not finite"):
-        load_model("exp_current").with_parameters(tau_syn=np.inf * ms)
+    with pytest.raises(ModelError, match=r"not a number \(NaN\)"):
+        load_model("exp_current").with_parameters(tau_syn=np.array([5.0, np.nan]) * ms)
+    with pytest.raises(ModelError, match=r"not a number \(NaN\)"):
+        load_model("exp_current").with_parameters(tau_syn="0*ms/0")
+    # infinity from code is a value (a readout neuron that never fires), NaN never is
+    assert load_model("cuba_lif", vth=np.inf).parameters["vth"] == np.inf
     with pytest.raises(ModelError, match="constraint 'tau_syn > 0'"):
         load_model("exp_current", tau_syn=0 * ms)
     with pytest.raises(ModelError, match="constraint 'V_r < V_th'"):
