@@ -338,7 +338,10 @@ def _interruptible():
 def main(argv: Optional[List[str]] = None) -> int:
     """Run one command; returns the exit status (see the module docstring).  Errors are
     reported here, once, for every command."""
-    args = _parser().parse_args(argv)
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as exc:  # --help (0), or a bad argument (2, one line printed)
+        return exc.code if isinstance(exc.code, int) else EXIT_ERROR
     name = f"brainkit {args.command}"
     try:
         with _interruptible():

@@ -160,6 +160,23 @@ def runtime_device(codegen_target: str = "numpy"):
         reset_device(previous)
 
 
+def _compiler_interrupted(exc: BaseException) -> bool:
+    """Whether ``exc`` is Brian2's "Project compilation failed (error code: X)" for a ``make``
+    stopped by Ctrl-C: the C library's ``system()``, which runs it, ignores SIGINT in Python
+    meanwhile, so the Ctrl-C shows only in the wait status X (killed by SIGINT, or the shell's
+    exit status 128 + SIGINT)."""
+    import re
+    import signal
+
+    if not isinstance(exc, RuntimeError):
+        return False
+    m = re.search(r"compilation failed \(error code: (\d+)\)", str(exc))
+    if m is None:
+        return False
+    status = int(m.group(1))
+    return status & 0x7F == signal.SIGINT or status >> 8 == 128 + signal.SIGINT
+
+
 class StandaloneEngine:
     """One Brian2 standalone project: compiled once, run many times with new values.
 
@@ -233,10 +250,12 @@ class StandaloneEngine:
             self.compiled = bool(compile)
             if compile:
                 self.compile_s = time.perf_counter() - t0
-        except BaseException:
+        except BaseException as exc:
             # a failed or interrupted build: a folder of this engine's own goes at once (not
             # when the engine is collected, which a traceback holding it would delay)
             self.close()
+            if _compiler_interrupted(exc):
+                raise KeyboardInterrupt("interrupted") from exc
             raise
         finally:
             reset_device(previous)

@@ -34,8 +34,15 @@ def test_gradcheck_cli_writes_metrics_and_meets_threshold(tmp_path):
     assert max(abs(e["adjoint"]) for e in m["entries"]) > 1.0
 
 
-def test_gradcheck_refuses_a_model_with_a_reset(tmp_path):
+def test_gradcheck_refuses_a_model_with_a_reset(tmp_path, capsys):
+    from brainkit.gradcheck import run_check
+
     with pytest.raises(NotDifferentiableError, match="reset 'v = V_r'"):
-        cli_main(["gradcheck", "--model", "lif", "--neurons", "2", "--steps", "10",
-                  "--backend", "runtime", "--out", str(tmp_path)])
+        run_check("lif", 2, 10, 0, "runtime", verbose=False)
+    # the command: one line, exit 2
+    assert cli_main(["gradcheck", "--model", "lif", "--neurons", "2", "--steps", "10",
+                     "--backend", "runtime", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("brainkit gradcheck: ") and "reset 'v = V_r'" in err
+    assert err.count("\n") == 1
     assert not (tmp_path / "metrics.json").exists()
