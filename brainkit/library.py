@@ -976,10 +976,15 @@ def _validate(model: Model) -> None:
             problem = _value_problem(value)
             if problem is not None:
                 raise model.error(key, f"initial value {value!r} {problem}")
-            if not have_same_dimensions(value, _dimensions(variables[name])) and np.any(value != 0):
+            if (not have_same_dimensions(value, _dimensions(variables[name]))
+                    and np.any(np.asarray(value) != 0)):
                 raise model.error(key, f"initial value {value!r} is in "
                                        f"{_unit_text(_dimensions(value))}, {name} is in "
                                        f"{_unit_text(_dimensions(variables[name]))}")
+    for key in ("input", "voltage"):
+        entry = getattr(model, key) or {}
+        if entry and not entry["name"].isidentifier():
+            raise model.error(key, f"name '{entry['name']}' is not a valid variable name")
     if model.voltage:
         vname = model.voltage["name"]
         eqs = equations.get("equations")

@@ -42,8 +42,9 @@ def _refused(path):
 def test_a_unit_error_in_an_equation_names_file_line_and_units(tmp_path):
     p, text = _lif_file(tmp_path, "(E_L - v + R*I)/tau_m", "(E_L - v + R*I*ms)/tau_m")
     msg = _refused(p)
-    assert msg.startswith(f"{p}, line {_line(text, 'dv/dt = (E_L')}: model 'lif', equations: units do "
-                          "not match in 'dv/dt = (E_L - v + R*I*ms)/tau_m")
+    line = _line(text, "dv/dt = (E_L")
+    assert msg.startswith(f"{p}, line {line}: model 'lif', equations: units do not match in "
+                          "'dv/dt = (E_L - v + R*I*ms)/tau_m")
     assert "'E_L - v' has unit V" in msg and "has unit Wb" in msg
     # a right-hand side in the wrong unit: what it is and what dv/dt needs
     p, text = _lif_file(tmp_path, "(E_L - v + R*I)/tau_m", "(E_L - v + R*I)")
