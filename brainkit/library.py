@@ -354,6 +354,47 @@ class _FloatPowers(ast.NodeTransformer):
         return node
 
 
+#: the largest exponent of a constant power in an equation: Brian2 hands equations to sympy,
+#: which computes ``9**9**9`` exactly (forever)
+MAX_CONSTANT_EXPONENT = 1000
+
+
+def _huge_power(expr: str) -> Optional[str]:
+    """The first ``a**b`` of constants in ``expr`` with ``|b| > MAX_CONSTANT_EXPONENT`` (as
+    text), or None (also for text that is no Python expression: Brian2 refuses it anyway)."""
+    try:
+        tree = ast.parse(expr.strip(), mode="eval")
+    except (SyntaxError, ValueError):
+        return None
+
+    def constant(node):
+        """The value of a tree of numbers and arithmetic (floats: never hangs), or None."""
+        if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)):
+            return float(node.value)
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+            v = constant(node.operand)
+            return None if v is None else (-v if isinstance(node.op, ast.USub) else v)
+        if isinstance(node, ast.BinOp):
+            a, b = constant(node.left), constant(node.right)
+            ops = {ast.Add: lambda: a + b, ast.Sub: lambda: a - b, ast.Mult: lambda: a * b,
+                   ast.Div: lambda: a / b, ast.Pow: lambda: a ** b}
+            if a is None or b is None or type(node.op) not in ops:
+                return None
+            try:
+                return float(ops[type(node.op)]())
+            except (ZeroDivisionError, OverflowError, TypeError):  # TypeError: complex
+                return float("inf")
+        return None
+
+    for node in ast.walk(tree):
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Pow):
+            exponent = constant(node.right)
+            if exponent is not None and (not np.isfinite(exponent)
+                                         or abs(exponent) > MAX_CONSTANT_EXPONENT):
+                return ast.unparse(node)
+    return None
+
+
 def evaluate_expression(expr, names: Mapping[str, Any]):
     """Evaluate a parameter value written as a Brian2 expression with units (numbers, units,
     ``+ - * / ** %``, comparisons, ``and``/``or``/``not``, calls of ``exp``, ``log``,
@@ -575,13 +616,28 @@ def _parse(text: str, path: Path) -> Model:
             raise ModelError(f"variant '{vname}': {exc}", path,
                              lines.get(f"variants.{vname}")) from None
     for key in ("equations", "post_equations", "pre_equations"):
-        if getattr(model, key):  # parse now: a ModelError names the line
-            model.brian2_equations(key, check=True)
+        if getattr(model, key):
+            _check_powers(model, key)
+            model.brian2_equations(key, check=True)  # parse now: a ModelError names the line
     _validate(model)
     model.check_constraints()
     for vname, vparams in model.variants.items():
         model.check_constraints({**params, **vparams}, label=f" (variant '{vname}')")
     return model
+
+
+def _check_powers(model: Model, key: str) -> None:
+    """Refuse a huge constant power in an equation block before Brian2 (sympy) evaluates it:
+    each line's expression is what Brian2 reads, the text between '=' and ':'."""
+    for offset, line in enumerate(getattr(model, key).splitlines()):
+        code = line.split("#")[0]
+        if "**" not in code or "=" not in code:
+            continue
+        expr = code.split("=", 1)[1].split(":", 1)[0]
+        huge = _huge_power(expr)
+        if huge:
+            raise model.error(key, f"'{huge}' in '{code.strip()}': an exponent beyond "
+                                   f"{MAX_CONSTANT_EXPONENT}", offset)
 
 
 def load_model(name_or_path: Union[str, Path], variant: Optional[str] = None,
@@ -779,8 +835,13 @@ def _dims(model: Model, scope: _Scope, key: str, expr: str, offset: int, shown: 
 
     try:
         ast.parse(expr.strip(), mode="eval")
-    except SyntaxError as exc:
-        raise model.error(key, f"'{shown}' does not parse: {exc.msg}", offset) from None
+    except (SyntaxError, ValueError) as exc:
+        raise model.error(key, f"'{shown}' does not parse: {getattr(exc, 'msg', exc)}",
+                          offset) from None
+    huge = _huge_power(expr)
+    if huge:
+        raise model.error(key, f"'{huge}' in '{shown}': an exponent beyond "
+                               f"{MAX_CONSTANT_EXPONENT}", offset)
     table, unknown = {}, False
     for name in sorted(get_identifiers(expr)):
         obj = scope.resolve(name)

@@ -168,6 +168,9 @@ class NetworkSpec:
             if c.post not in self.populations:
                 raise NetworkFileError(f"{where}: connections/{c.name}: target '{c.post}' is "
                                        "not a population")
+            if c.pre not in self.populations and c.pre not in self.inputs:
+                raise NetworkFileError(f"{where}: connections/{c.name}: source '{c.pre}' is "
+                                       "neither a population nor an input")
             shape = (self.size(c.pre), self.size(c.post))
             if w.shape != shape:
                 raise NetworkFileError(f"{where}: connections/{c.name}/weights has shape "
