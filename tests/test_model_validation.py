@@ -99,6 +99,11 @@ def test_a_parameter_that_is_not_finite_is_refused(tmp_path):
         _refused(p)
     p, _ = _lif_file(tmp_path, "tau_m: 10*ms", "tau_m: 9**9**9*ms")  # overflows, no hang
     assert "parameter 'tau_m' = '9**9**9*ms' cannot be evaluated" in _refused(p)
+    # Brian2 hands equations to sympy, which would compute 9**9**9 exactly: refused first
+    p, text = _lif_file(tmp_path, "(E_L - v + R*I)/tau_m", "(E_L - v + R*I)/tau_m*9**9**9")
+    assert _refused(p) == (f"{p}, line {_line(text, 'dv/dt = (E_L')}: model 'lif', equations: "
+                           "'9 ** 9 ** 9' in 'dv/dt = (E_L - v + R*I)/tau_m*9**9**9 : volt "
+                           "(unless refractory)': an exponent beyond 1000")
     p, _ = _lif_file(tmp_path, "tau_m: 10*ms", "tau_m: ms.__class__")
     assert "is not an expression of numbers, units and parameters" in _refused(p)
 
