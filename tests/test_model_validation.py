@@ -135,7 +135,7 @@ def test_overrides_that_are_nan_or_break_a_constraint_are_refused():
 
 
 def test_the_library_declares_constraints_for_its_time_constants():
-    for name in sorted(set(list_models()) - {"adex"}):  # adex.yaml: added in parallel
+    for name in list_models():
         m = load_model(name)
         for p, value in m.parameters.items():
             if p.startswith("tau") and not isinstance(value, (int, float)):
