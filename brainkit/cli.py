@@ -184,24 +184,20 @@ def parse_dt(text: str):
 
 
 def _import_main(args) -> int:
-    """``brainkit import``: a NIR graph to a network file (refuses to replace one)."""
+    """``brainkit import``: a NIR graph to a network file (refuses to replace one; errors are
+    reported by :func:`main`)."""
     from pathlib import Path
 
-    from .exporters.cuba import ExportError
     from .exporters.nir import read_nir
-    from .netfile import NetworkFileError, save_network
+    from .netfile import save_network
 
     out = Path(args.out)
-    try:
-        dt = None if args.dt is None else parse_dt(args.dt)
-        if out.exists() and not args.overwrite:
-            raise ValueError(f"{out} exists; give --overwrite to replace it")
-        spec = read_nir(args.graph, dt, spike=args.spike, discretisation=args.discretisation,
-                        analog_inputs=args.analog_inputs)
-        save_network(out, spec)
-    except (ValueError, ExportError, NetworkFileError, OSError) as exc:
-        print(f"brainkit import: {exc}", file=sys.stderr)
-        return 2
+    dt = None if args.dt is None else parse_dt(args.dt)
+    if out.exists() and not args.overwrite:
+        raise ValueError(f"{out} exists; give --overwrite to replace it")
+    spec = read_nir(args.graph, dt, spike=args.spike, discretisation=args.discretisation,
+                    analog_inputs=args.analog_inputs)
+    save_network(out, spec)
     sizes = ", ".join(f"{k} ({p.n})" for k, p in spec.populations.items())
     print(f"imported {args.graph} -> {out}: populations {sizes}; dt = {spec.dt}")
     return 0
@@ -310,8 +306,9 @@ def one_line(exc: BaseException) -> str:
             text = f"{exc.filename}: {text}"
         if exc.filename2 is not None:
             text += f" ({exc.filename2})"
-    elif isinstance(exc, KeyError) and len(exc.args) == 1:
-        text = f"unknown name {exc.args[0]!r}"
+    elif isinstance(exc, KeyError) and len(exc.args) == 1:  # str() would quote the message
+        key = exc.args[0]
+        text = key if isinstance(key, str) and " " in key.strip() else f"unknown name {key!r}"
     else:
         text = str(exc) or type(exc).__name__
     return re.sub(r"\s*\n\s*", " ", text).strip()
@@ -351,8 +348,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             import traceback
 
             traceback.print_exc()
-        message = str(exc) if type(exc) is not KeyboardInterrupt and str(exc) else "interrupted"
-        print(f"{name}: {message}", file=sys.stderr)
+        print(f"{name}: {str(exc) or 'interrupted'}", file=sys.stderr)
         return EXIT_INTERRUPTED
     except Exception as exc:
         if args.debug:

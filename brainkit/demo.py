@@ -12,7 +12,9 @@ run it on Loihi's fixed-point arithmetic (Lava).
 3. Prints the accuracy table: Brian2, Lava floating_pt, Lava fixed_pt, on the same held-out
    trials.
 
-Quick settings by default (a few minutes on 2 cores); ``--full`` uses the full ones.
+Quick settings by default (a few minutes on 2 cores); ``--full`` uses the full ones.  An
+``--out`` holding an earlier demo's results is refused unless ``--overwrite`` (which replaces
+them).
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ def main(args) -> int:
     from .exporters.loihi_ref import LoihiOverflowError
     from .loihi.cli import export_network
     from .loihi.finetune import finetune_file
-    from .training.cli import train
+    from .training.cli import TrainingInterrupted, train
     from .training.trainer import TrainingDiverged
 
     out = Path(args.out)
@@ -46,6 +48,9 @@ def main(args) -> int:
     except TrainingDiverged as e:
         print(f"brainkit demo: {e}", file=sys.stderr)
         return 1
+    except TrainingInterrupted as e:  # the demo has no --resume: no checkpoint to speak of
+        raise KeyboardInterrupt(f"interrupted at step {e.step} of {e.total} of the XOR "
+                                f"training") from None
     s = m["settings"]
     print(f"  network: {s['n_hidden']} theta neurons, gated synapses (tau_s = "
           f"{s['tau_s'] * 1e3:g} ms, gate width {s['gate_width']:g} rad), dt = {s['dt'] * 1e3:g} ms")

@@ -37,7 +37,13 @@ OUTPUTS = (CHECKPOINT, "metrics.json", "network.h5", "loss.png", "raster.png", "
 
 class TrainingInterrupted(KeyboardInterrupt):
     """Training stopped by Ctrl-C (KeyboardInterrupt); the message names the step reached and
-    the checkpoint kept (``--resume`` continues from it)."""
+    the checkpoint kept (``--resume`` continues from it).  Attributes: ``step`` (steps done),
+    ``total``, ``checkpoint`` (its path, or None) and ``saved`` (its step, or None)."""
+
+    def __init__(self, message: str, step: int = 0, total: int = 0, checkpoint=None,
+                 saved: Optional[int] = None):
+        super().__init__(message)
+        self.step, self.total, self.checkpoint, self.saved = step, total, checkpoint, saved
 
 
 def interrupted(trainer: Optional[Trainer], total: int) -> TrainingInterrupted:
@@ -57,7 +63,7 @@ def interrupted(trainer: Optional[Trainer], total: int) -> TrainingInterrupted:
     elif trainer is not None:
         text += (f", before the first checkpoint (step {trainer.checkpoint_every}): nothing "
                  f"kept")
-    return TrainingInterrupted(text)
+    return TrainingInterrupted(text, step, total, path if saved is not None else None, saved)
 
 
 #: what ``brainkit train --time-constants`` trains besides the weights: the neuron's
