@@ -50,7 +50,7 @@ venv: $(VENV)/.installed
 venv-lava: $(LAVA)/.installed
 
 demo: venv venv-lava
-	$(PY) -m brainkit demo --out out
+	$(PY) -m brainkit demo --out out --overwrite
 
 test: venv venv-lava
 	$(PY) -m pytest -q
