@@ -338,6 +338,7 @@ def test_ctrl_c_while_compiling_leaves_no_build_folder(tmp_path):
     assert not out.exists()
 
 
+@pytest.mark.long  # compiles and trains to the first checkpoint: 30-90 s
 @pytest.mark.standalone
 def test_sigint_during_training_keeps_the_checkpoint_and_a_second_run_is_refused(tmp_path,
                                                                                 capsys):
