@@ -25,7 +25,10 @@ from brainkit.cli import main
 from brainkit.progress import PlainProgress, progress_bar
 from brainkit.runfolder import LOCK_FILE, RunFolder, RunFolderError
 
+from brainkit.training.tasks import HYPER
+
 ROOT = Path(__file__).resolve().parents[1]
+QUICK_XOR_STEPS = HYPER["xor"]["quick"]["steps"]
 
 
 def _err_line(capsys) -> str:
@@ -331,8 +334,9 @@ def test_ctrl_c_while_compiling_leaves_no_build_folder(tmp_path):
     os.killpg(proc.pid, signal.SIGINT)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
-    assert err.strip().splitlines()[-1] == ("brainkit train: interrupted at step 0 of 400, "
-                                            "before the first checkpoint (step 25): nothing kept")
+    assert err.strip().splitlines()[-1] == (
+        f"brainkit train: interrupted at step 0 of {QUICK_XOR_STEPS}, before the first "
+        "checkpoint (step 25): nothing kept")
     assert "Traceback" not in err and "Project compilation failed" not in err
     assert os.listdir(builds) == []
     assert not out.exists()
@@ -344,7 +348,7 @@ def test_sigint_during_training_keeps_the_checkpoint_and_a_second_run_is_refused
                                                                                 capsys):
     """``brainkit train xor --quick``: while it runs, a second training into the same --out
     is refused (exit 2); SIGINT after the first checkpoint ends the first with exit 130,
-    "interrupted at step K of 400, checkpoint kept at PATH", and no build folder; a new run
+    "interrupted at step K of N, checkpoint kept at PATH", and no build folder; a new run
     is then refused (the checkpoint is another run's result) unless --resume."""
     builds = tmp_path / "builds"
     builds.mkdir()
@@ -364,8 +368,8 @@ def test_sigint_during_training_keeps_the_checkpoint_and_a_second_run_is_refused
     prefix = "brainkit train: interrupted at step "
     assert last.startswith(prefix), err
     step = int(last[len(prefix):].split()[0])
-    assert 25 <= step < 400
-    assert last == (f"{prefix}{step} of 400, checkpoint kept at {out / 'checkpoint.npz'} "
+    assert 25 <= step < QUICK_XOR_STEPS
+    assert last == (f"{prefix}{step} of {QUICK_XOR_STEPS}, checkpoint kept at {out / 'checkpoint.npz'} "
                     f"(step 25; --resume continues from it)")
     assert os.listdir(builds) == []  # the build folder went with the interrupt
     assert sorted(os.listdir(out)) == ["checkpoint.npz"]
