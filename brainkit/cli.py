@@ -330,6 +330,16 @@ def _interruptible():
         signal.signal(signal.SIGINT, previous)
 
 
+def _quiet_brian2() -> None:
+    """After a run cut short, Brian2 warns at clean-up about every object it built but never
+    ran ("... is getting deleted, but was never included in a network"): noise after the
+    one line that says what happened, so its console shows errors only from here on."""
+    if "brian2" in sys.modules:
+        from brian2.utils.logger import BrianLogger
+
+        BrianLogger.log_level_error()
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     """Run one command; returns the exit status (see the module docstring).  Errors are
     reported here, once, for every command."""
@@ -346,6 +356,8 @@ def main(argv: Optional[List[str]] = None) -> int:
             import traceback
 
             traceback.print_exc()
+        else:
+            _quiet_brian2()
         print(f"{name}: {str(exc) or 'interrupted'}", file=sys.stderr)
         return EXIT_INTERRUPTED
     except Exception as exc:
@@ -353,6 +365,8 @@ def main(argv: Optional[List[str]] = None) -> int:
             import traceback
 
             traceback.print_exc()
+        else:
+            _quiet_brian2()
         line = one_line(exc)
         if not isinstance(exc, _user_errors()):
             line = (f"internal error, {type(exc).__name__}: {line} (brainkit --debug "
