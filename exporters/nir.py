@@ -149,8 +149,8 @@ def _readout_nodes(spec: NetworkSpec, r: ReadoutSpec, conv: Convention):
                  (f"{r.name}.filter", f"{r.name}.out")])
     raise ExportError(f"readout '{r.name}' of variable '{r.variable}' of '{r.population}' has "
                       "no NIR form (a NIR neuron emits spikes; brainkit writes readouts of "
-                      "'spikes' and of the task trace 's'); export with readouts=False "
-                      "(--no-readouts) to leave it out")
+                      "'spikes' and of the task trace 's'); export with "
+                      "to_nir(spec, readouts=False) to leave it out")
 
 
 def _spec_scale(spec_w: np.ndarray, cuba_w: np.ndarray) -> float:

@@ -112,6 +112,19 @@ def test_mapped_task_network_is_a_valid_nir_graph(tmp_path):
     np.testing.assert_array_equal(back.readouts["out"].weights, spec.readouts["out"].weights)
     np.testing.assert_allclose(back.connections["hidden->hidden"].weights,
                                mapped.connections["hidden->hidden"].weights, rtol=1e-12)
+    # from the numbers alone: the readout trace is the graph's LI filter, o = O s exactly
+    from brainkit.exporters.nir import from_nir
+
+    foreign = from_nir(graph, use_metadata=False, analog_inputs=True)
+    r = foreign.readouts["out_out"]
+    x = {"in": np.random.default_rng(0).normal(0.5, 1.0, (300, 2))}
+    ref = simulate(to_cuba(mapped), x, 300)
+    mine = simulate(to_cuba(foreign), x, 300, record={r.population: ["v"]})
+    np.testing.assert_array_equal(mine.spikes["hidden"], ref.spikes["hidden"])
+    o = readout(ref.spikes["hidden"].astype(float), mapped.readouts["out"].weights, 1e-3,
+                mapped.metadata["readout_tau_s"], 1)[0]
+    assert ref.spikes["hidden"].sum() > 20 and np.ptp(o) > 0
+    np.testing.assert_allclose(mine.traces[r.population]["v"] @ r.weights.T, o, atol=1e-12)
 
 
 def test_finetuned_network_runs_the_same_in_brainkit_brian2_and_lava(tmp_path):
