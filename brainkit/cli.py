@@ -319,8 +319,12 @@ def _interruptible():
     calls a previous handler that may be SIG_IGN, which fails); restored afterwards."""
     import brian2  # noqa: F401  (installs its handler at import: before ours, not after)
 
+    def interrupt(signum, frame):
+        _quiet_brian2()  # before the unwinding deletes the objects Brian2 would warn about
+        raise KeyboardInterrupt
+
     try:
-        previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+        previous = signal.signal(signal.SIGINT, interrupt)
     except ValueError:  # not the main thread: signals are not ours to handle
         yield
         return

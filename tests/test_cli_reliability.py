@@ -302,6 +302,8 @@ def test_a_failed_build_deletes_its_folder_at_once(_build_root):
 
 
 # ---------------------------------------------------------------- Ctrl-C, for real
+@pytest.mark.long  # timing: a SIGINT that lands in a finalizer is swallowed by Python
+# ("Exception ignored in ... weakref ... KeyboardInterrupt"), seen once in 4 full runs
 def test_sigint_during_a_gradcheck_is_interrupted_exit_130(tmp_path):
     out = tmp_path / "gc"
     (tmp_path / "builds").mkdir()
