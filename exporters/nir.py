@@ -249,8 +249,8 @@ def peer_problems(graph, peer: str) -> List[str]:
             say(f"{peer} has no importer for {t} ('{name}')")
             continue
         leak = np.asarray(getattr(node, "v_leak", 0.0), float)
-        reset = np.asarray(getattr(node, "v_reset", 0.0) if getattr(node, "v_reset", None)
-                           is not None else 0.0, float)
+        reset = getattr(node, "v_reset", None)
+        reset = np.asarray(0.0 if reset is None else reset, float)
         if np.any(reset != 0):
             say(f"{peer} resets v to 0, not v_reset ('{name}')")
         if peer == "snntorch":

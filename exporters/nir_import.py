@@ -422,7 +422,7 @@ def import_graph(graph, conv: Convention, analog_inputs: bool = False) -> Networ
     neurons = [n for n, k in g.kind.items() if k == "neuron"]
     outputs = [n for n, k in g.kind.items() if k == "output"]
     inputs = [n for n, k in g.kind.items() if k == "input"]
-    names = _sanitise(inputs + neurons + [o for o in outputs])
+    names = _sanitise(inputs + neurons + outputs)
     model = load_model("cuba_lif")
     spec = NetworkSpec(dt=conv.dt * second, metadata={
         "imported_from": "nir", "nir_convention": conv.metadata(),

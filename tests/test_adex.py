@@ -4,7 +4,7 @@ synaptic weight (renamed ``w_syn`` on composition, not refused)."""
 
 import numpy as np
 import pytest
-from brian2 import Hz, mV, ms, nA, pA
+from brian2 import Hz, ms, nA, pA
 
 from brainkit import Network
 from brainkit.analysis import adaptation_index, bursts, isi, isi_cv

@@ -2,8 +2,6 @@
 runs as the peers' documented equations say (tests/nir_reference.py), the rest is refused by
 name; exported graphs run in the reference as brainkit runs them."""
 
-import argparse
-
 import nir
 import numpy as np
 import pytest
@@ -11,7 +9,7 @@ from brian2 import ms
 
 from brainkit.exporters.cuba import ExportError, to_cuba
 from brainkit.exporters.loihi_ref import simulate
-from brainkit.exporters.nir import from_nir, read_nir, to_nir, write_nir
+from brainkit.exporters.nir import from_nir, to_nir
 from brainkit.loihi.random_network import random_cuba_network
 
 from nir_reference import simulate as reference
