@@ -26,6 +26,7 @@ spikes) is fixed once built; changing it needs a new :class:`Network`.
 from __future__ import annotations
 
 import itertools
+import os
 import re
 import time
 from dataclasses import dataclass, field
@@ -42,6 +43,19 @@ from .library import Model, ModelError, fill_unit_placeholders, load_model
 from .results import Results
 
 _counter = itertools.count()
+
+#: environment variable that carries ``run(seed=...)`` to a cpp_standalone binary
+RUN_SEED_ENV = "BRAINKIT_RUN_SEED"
+#: C++ inserted into main() after the network's initialisation, before its run: re-seeds
+#: Brian2's generators as brian2.seed(s) does (generator k gets s + k) when the variable is set
+_RESEED = f"""{{
+    const char* _run_seed = std::getenv("{RUN_SEED_ENV}");
+    if (_run_seed != nullptr && _run_seed[0] != '\\0') {{
+        const unsigned long _s = std::strtoul(_run_seed, nullptr, 10);
+        for (size_t _i = 0; _i < brian::_random_generators.size(); _i++)
+            brian::_random_generators[_i].seed(_s + _i);
+    }}
+}}"""
 
 
 class NetworkError(ValueError):
@@ -344,10 +358,17 @@ class Network:
     def run(self, duration, weights: Optional[Dict[str, Any]] = None,
             inputs: Optional[Dict[str, Any]] = None, init: Optional[Dict[str, Dict]] = None,
             rates: Optional[Dict[str, Any]] = None, I_ext: Optional[Dict[str, Any]] = None,
-            report: Optional[str] = None) -> Results:
+            report: Optional[str] = None, seed: Optional[int] = None) -> Results:
         """Simulate for ``duration``; optionally with new ``weights`` (by connection name),
         stimulus ``inputs`` (by population), initial values ``init`` ({population: {var: v}}),
         Poisson ``rates`` (by source) and constant currents ``I_ext`` (by population).
+
+        ``seed`` (an integer >= 0) seeds the random numbers of this run (Poisson sources,
+        noise, ``rand()`` during the run), after the network is built: the same seed replays
+        the same run, another seed draws fresh ones, and the structure (connections drawn
+        with the Network's ``seed``) stays.  On ``cpp_standalone`` the compiled binary is
+        re-seeded at its start (no recompile); without ``seed`` it uses the Network's seed
+        (the same numbers every run) or, with none, fresh random ones.
 
         On a standalone backend the first call generates and compiles the network; later calls
         with the same ``duration`` re-run the compiled binary (``self.timings`` says how long
@@ -369,12 +390,21 @@ class Network:
         for n in rates:
             if n not in self.sources or self.sources[n].kind != "poisson":
                 raise NetworkError(f"'{n}' is not a Poisson source")
+        if seed is not None:
+            if (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))
+                    or not 0 <= seed < 2**32):
+                raise NetworkError(f"run(seed=...) must be an integer in [0, 2**32), "
+                                   f"got {seed!r}")
+            if self.backend not in ("cpp_standalone", "runtime"):
+                raise NetworkError(f"run(seed=...) is for cpp_standalone and runtime networks "
+                                   f"(this one is {self.backend}): seed the Network instead")
         run = self._run_standalone if self.backend in STANDALONE else self._run_runtime
-        results = run(duration, weights, inputs, init, rates, I_ext, report)
+        results = run(duration, weights, inputs, init, rates, I_ext, report, seed)
         results.duration = duration
         return results
 
-    def _run_runtime(self, duration, weights, inputs, init, rates, I_ext, report) -> Results:
+    def _run_runtime(self, duration, weights, inputs, init, rates, I_ext, report,
+                     seed) -> Results:
         import brian2
 
         with runtime_device(self.codegen_target):
@@ -387,12 +417,15 @@ class Network:
                 raise NetworkError("runtime networks take new stimuli through "
                                    "current_input() before run()")
             net = brian2.Network(objects["all"])
+            if seed is not None:
+                brian2.seed(seed)
             t0 = time.perf_counter()
             net.run(duration, report=report)
             self.timings = {"run": time.perf_counter() - t0}
             return Results.collect(self, objects)
 
-    def _run_standalone(self, duration, weights, inputs, init, rates, I_ext, report) -> Results:
+    def _run_standalone(self, duration, weights, inputs, init, rates, I_ext, report,
+                        seed) -> Results:
         if self._built is not None and not np.isclose(float(self._built[2]), float(duration)):
             raise NetworkError(
                 f"this network was compiled for a duration of {self._built[2]}; a standalone "
@@ -403,6 +436,9 @@ class Network:
         run_args = self._run_args(objects, weights, inputs, init, rates, I_ext)
         self.last_run_args = sorted(f"{k.group_name}.{k.name}" if hasattr(k, "group_name")
                                     else k.name for k in run_args)
+        if self.backend == "cpp_standalone":
+            # read by _RESEED in the binary, which inherits this process's environment
+            os.environ[RUN_SEED_ENV] = "" if seed is None else str(int(seed))
         engine.run(run_args)
         self.timings["run"] = engine.run_s
         return Results.collect(self, objects)
@@ -421,6 +457,8 @@ class Network:
             _apply(settings)
             self._baked = {(s.group.name, s.var): s.numbers() for s in settings
                            if not isinstance(s.value, str)}
+            if self.backend == "cpp_standalone":
+                brian2.get_device().insert_code("main", _RESEED)
             brian2.Network(objects["all"]).run(duration, report=report)
         self._built = (engine, objects, duration)
         self.timings = {"compile": engine.compile_s}

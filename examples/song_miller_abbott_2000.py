@@ -17,9 +17,10 @@ The excitatory weights start uniform in [0, g_max] (``--init uniform``, default)
 The simulation runs as successive chunks of the same compiled binary (cpp_standalone: compiled
 once), each chunk starting from the weights the previous one learned, which gives the weights
 over time; the membrane, the conductances and the STDP traces restart from rest at every chunk
-boundary (a 20 ms transient every 10 s: negligible).  The network has no fixed seed: every
-chunk draws fresh Poisson inputs (with a fixed seed the binary would replay the same inputs in
-every chunk), so runs are not bit-reproducible.
+boundary (a 20 ms transient every 10 s: negligible).  Every chunk draws fresh Poisson inputs
+from its own seed, derived from ``--seed`` and the chunk's number and given to the compiled
+binary as a run argument (``Network.run(seed=...)``: the same binary re-seeded, no
+recompile), so a run is reproducible bit for bit and its chunks are independent.
 
 With the paper's A+ the spreading is slow: from the uniform start (output 2-4 Hz) the mean
 weight creeps up, the output rate rises to 12-15 Hz, and the fraction of weights near a bound
@@ -62,6 +63,8 @@ parser.add_argument("--chunk", type=float, default=None,
 parser.add_argument("--init", choices=("uniform", "max"), default="uniform")
 parser.add_argument("--speedup", type=float, default=None,
                     help="multiply A+ and A- by this (default 1, quick 5)")
+parser.add_argument("--seed", type=int, default=1,
+                    help="seed of the initial weights and of every chunk's Poisson inputs")
 parser.add_argument("--backend", default="cpp_standalone")
 args = parser.parse_args()
 
@@ -98,7 +101,7 @@ def build():
         "t_ref": 0 * ms})
     net.poisson_source("exc", N_E, rates=RATE)
     net.poisson_source("inh", N_I, rates=RATE)
-    rng = np.random.default_rng(1)
+    rng = np.random.default_rng(args.seed)
     w0 = rng.uniform(0, 1, N_E) if args.init == "uniform" else np.ones(N_E)
     net.connect("exc", "post", "exp_conductance", weights=w0 * G_MAX, rule="all_to_all",
                 params={"tau_syn": 5 * ms, "E_rev": 0 * mV}, plasticity="stdp_online",
@@ -112,8 +115,11 @@ def build():
 t_start = time.perf_counter()
 net, w = build()
 snapshots, times, rates = [w.copy()], [0.0], []
+# one independent seed per chunk (numpy's SeedSequence spawns them from --seed)
+chunk_seeds = [int(c.generate_state(1)[0])
+               for c in np.random.SeedSequence(args.seed).spawn(n_chunks)]
 for k in range(n_chunks):
-    res = net.run(chunk * second, weights={"exc->post": w * G_MAX})
+    res = net.run(chunk * second, weights={"exc->post": w * G_MAX}, seed=chunk_seeds[k])
     w = np.asarray(res.weights["exc->post"] / G_MAX)
     snapshots.append(w.copy())
     times.append((k + 1) * chunk)
@@ -140,6 +146,7 @@ metrics = {
     "weight_std_gmax": float(w.std()),
     "initial_weight_std_gmax": float(snapshots[0].std()),
     "duration_s": duration, "chunk_s": chunk, "init": args.init, "backend": args.backend,
+    "seed": args.seed,
     "A_plus": A_PLUS, "A_minus": A_MINUS, "speedup": speedup,
     "time_s": times,
     "bimodal_fraction_vs_time": [fractions(s)[2] for s in snapshots],

@@ -96,6 +96,34 @@ def test_poisson_rates_and_constant_currents_are_run_arguments():
     assert res.spike_counts("exc")[3] > res.spike_counts("exc")[0]
 
 
+@pytest.mark.standalone
+@pytest.mark.parametrize("backend", ["runtime", "cpp_standalone"])
+def test_a_run_seed_replays_a_run_and_another_draws_fresh_numbers(backend):
+    """run(seed=s) re-seeds the run's random numbers after the build (standalone: in the
+    compiled binary, no recompile): the same seed gives the same Poisson spikes, another seed
+    other ones, and the connections drawn with the Network's seed stay as they are."""
+    net = Network(dt=0.1 * ms, backend=backend, seed=3, name="seeded")
+    net.population("exc", "lif", 5)
+    net.poisson_source("inp", 40, rates=50 * Hz)
+    net.connect("inp", "exc", "exp_current", weights=0.3 * nA, p=0.5, seed=1)
+    net.record("inp", "spikes")
+
+    def spikes(**kw):
+        i, t = net.run(100 * ms, **kw).spikes["inp"]
+        return np.asarray(i).tolist(), np.round(np.asarray(t / ms), 6).tolist()
+
+    first = spikes(seed=5)
+    engine = net.engine
+    again, other = spikes(seed=5), spikes(seed=6)
+    assert len(first[0]) > 100
+    assert first == again and first != other
+    assert spikes() == spikes()  # without a run seed: the Network's seed, every run
+    assert net.engine is engine  # the same compiled binary throughout (None on runtime)
+    for bad in (-1, 2**32, 1.5, True):
+        with pytest.raises(NetworkError, match="seed"):
+            net.run(100 * ms, seed=bad)
+
+
 def test_gpu_backends_say_what_to_install():
     """brian2genn cannot be installed beside brainkit; brian2cuda's case (installed or not)
     is tests/test_backends.py's."""
