@@ -15,7 +15,9 @@ Processes (lava-nc 0.10.0)::
       -> Dense (lava.proc.dense)         a_out[t+1] = W x[t]  (<< weight_exp in fixed point)
       -> LIF (lava.proc.lif)             u, v, spikes (Lava's CUBA LIF)
       -> Dense (recurrent / feed-forward between populations)
-      -> RingBuffer (lava.proc.io.sink)  readout: the spikes s[:, t-1] of every step
+      -> SpikeBits (lava_procs)          readout: the spikes of every step, 32 steps a value
+                                          (Lava's RingBuffer sink reads back one value per
+                                          message: 20 s for 1920 neurons x 210 steps)
 
 run under ``Loihi2SimCfg(select_tag='floating_pt')`` for a float network and
 ``Loihi2SimCfg(select_tag='fixed_pt')`` (the bit-accurate models ``PyLifModelBitAcc`` and
@@ -69,13 +71,14 @@ class LavaRun:
 def build_processes(net: CubaNetwork, inputs: Dict[str, np.ndarray], steps: int) -> Dict[str, Any]:
     """Create (not run) the Lava processes of ``net``; ``inputs`` as in
     :func:`brainkit.exporters.loihi_ref.simulate`.  Returns ``{name: process}`` with the
-    sinks under ``'sink:<population>'``."""
+    spike recorders (:class:`~brainkit.exporters.lava_procs.spike_bits.SpikeBits`; after a
+    run, ``.spikes()`` gives ``(steps, n)`` booleans) under ``'sink:<population>'``."""
     _import_lava()
     from lava.proc.dense.process import Dense
-    from lava.proc.io.sink import RingBuffer as Sink
     from lava.proc.io.source import RingBuffer as Source
     from lava.proc.lif.process import LIF
 
+    from .lava_procs.spike_bits import SpikeBits
     from .loihi_ref import check_inputs
 
     x = check_inputs(net, inputs, steps)
@@ -96,7 +99,7 @@ def build_processes(net: CubaNetwork, inputs: Dict[str, np.ndarray], steps: int)
             procs[p] = LIF(du=float(P.d_u), dv=float(P.d_v), vth=float(P.vth),
                            bias_mant=np.asarray(P.bias, float) * np.ones(P.n), bias_exp=0,
                            u=u0.astype(float), v=v0.astype(float), **kw)
-        procs[f"sink:{p}"] = Sink(shape=(P.n,), buffer=steps)
+        procs[f"sink:{p}"] = SpikeBits(shape=(P.n,), steps=steps)
         procs[p].s_out.connect(procs[f"sink:{p}"].a_in)
     for c in net.connections.values():
         w = np.asarray(c.weights)
@@ -136,7 +139,7 @@ def run_processes(net: CubaNetwork, inputs: Dict[str, np.ndarray], steps: int) -
         seconds = time.perf_counter() - t0
         out = LavaRun(spikes={}, seconds=seconds, build_seconds=build_s)
         for p in net.populations:
-            out.spikes[p] = np.asarray(procs[f"sink:{p}"].data.get()).T.astype(bool)
+            out.spikes[p] = procs[f"sink:{p}"].spikes()
             out.u[p] = np.asarray(procs[p].u.get())
             out.v[p] = np.asarray(procs[p].v.get())
         return out

@@ -76,3 +76,32 @@ def test_a_missing_lava_environment_says_how_to_build_it(monkeypatch, tmp_path):
     net = to_cuba(random_cuba_network(n_in=2, n=3, steps=10)[1])
     with pytest.raises(LavaUnavailable, match=r"make venv-lava.*python3\.10"):
         run_lava(net, {"in": np.zeros((10, 2))}, 10)
+
+
+def test_spike_bits_records_what_lavas_ring_buffer_records(tmp_path):
+    """The packed recorder (32 steps per value read back) and Lava's own RingBuffer sink,
+    both listening to one LIF in one fixed_pt run of 75 steps (not a multiple of 32), give the
+    same spikes; the word count is ceil(75/32) per neuron."""
+    code = (
+        "import sys, numpy as np\n"
+        "from lava.magma.core.run_conditions import RunSteps\n"
+        "from lava.magma.core.run_configs import Loihi2SimCfg\n"
+        "from lava.proc.io.sink import RingBuffer\n"
+        "from lava.proc.lif.process import LIF\n"
+        "from brainkit.exporters.lava_procs.spike_bits import SpikeBits\n"
+        "n, T = 7, 75\n"
+        "lif = LIF(shape=(n,), du=4095, dv=512, vth=2000, bias_mant=np.arange(1, n + 1) * 300,"
+        " bias_exp=6)\n"
+        "ring, bits = RingBuffer(shape=(n,), buffer=T), SpikeBits(shape=(n,), steps=T)\n"
+        "lif.s_out.connect(ring.a_in); lif.s_out.connect(bits.a_in)\n"
+        "lif.run(condition=RunSteps(num_steps=T), run_cfg=Loihi2SimCfg(select_tag='fixed_pt'))\n"
+        "np.save(sys.argv[1], ring.data.get().T.astype(bool))\n"
+        "np.save(sys.argv[2], bits.spikes()); np.save(sys.argv[3], bits.bits.get())\n"
+        "lif.stop()\n")
+    paths = [tmp_path / f"{k}.npy" for k in ("ring", "bits", "words")]
+    run = _lava(code, *paths)
+    assert run.returncode == 0, run.stderr[-2000:]
+    ring, bits, words = (np.load(p) for p in paths)
+    assert ring.shape == bits.shape == (75, 7) and words.shape == (7, 3)
+    assert 20 < ring.sum() < ring.size  # neurons spike at different rates
+    np.testing.assert_array_equal(bits, ring)
