@@ -12,6 +12,8 @@ with ``connect(i=..., j=...)``, so a compiled binary never re-draws its connecti
 :func:`conv2d`                 a shared kernel over an image-shaped population (PyTorch's
                                ``Conv2d`` / TF's ``conv2d``: stride, zero padding)
 :func:`grid_positions`         positions of neurons on a rectangular grid
+:func:`brian2_connect`         pairs (and values) as Brian2's ``Synapses.connect`` makes them
+                               from a condition, ``p`` and ``n`` (expressions of ``i``, ``j``)
 :func:`rule_indices`           one connection's pairs from the arguments of
                                :meth:`brainkit.Network.connect` (which rule, its parameters)
 =============================  ==============================================================
@@ -22,13 +24,19 @@ neuron ``(y, x, c)`` has the index ``(y * W + x) * C + c``.
 
 from __future__ import annotations
 
-from typing import Optional, Sequence, Tuple, Union
+import ast
+import re
+from typing import Any, Dict, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
 __all__ = ["all_to_all", "one_to_one", "fixed_probability", "fixed_in_degree",
            "grid_positions", "pairwise_distances", "distance_gaussian", "conv2d",
-           "conv2d_output_shape", "rule_indices"]
+           "conv2d_output_shape", "brian2_connect", "is_condition", "rule_indices",
+           "NAMED_RULES"]
+
+#: the rules :func:`rule_indices` knows by name (any other ``rule`` is a Brian2 condition)
+NAMED_RULES = ("all_to_all", "one_to_one", "distance", "conv2d")
 
 
 def _n(n, what) -> int:
@@ -238,22 +246,147 @@ def conv2d(in_shape: Sequence[int], kernel, stride: Union[int, Sequence[int]] = 
     return i, j, (w * unit if unit is not None else w), (Ho, Wo, C_out)
 
 
+def is_condition(rule) -> bool:
+    """Whether ``rule`` is a Brian2 condition expression (``'i != j'``) rather than a rule's
+    name: a string that is not one bare word."""
+    return isinstance(rule, str) and re.fullmatch(r"\s*[A-Za-z_]\w*\s*", rule) is None
+
+
+def brian2_connect(n_pre: int, n_post: int, *, condition: Optional[str] = None,
+                   p: Union[float, str] = 1.0, n: Union[int, str] = 1, i=None, j=None,
+                   values: Optional[Dict[str, Tuple[str, str]]] = None,
+                   namespace: Optional[Dict[str, Any]] = None, seed: Optional[int] = None):
+    """Synapses between ``n_pre`` and ``n_post`` neurons as Brian2 itself makes them:
+    ``S.connect(condition=condition, p=p, n=n)`` (or ``S.connect(i=i, j=j)``), then
+    ``S.<var> = expression`` for every ``values`` entry ``{var: (unit, expression)}``,
+    evaluated on Brian2's runtime device with numpy code generation after
+    ``brian2.seed(seed)``.  The same seed gives the same synapses and values as a plain
+    Brian2 script doing the same (with ``prefs.codegen.target = 'numpy'``).
+
+    Expressions know ``i``, ``j``, ``N_pre``, ``N_post``, Brian2's functions (``rand()``,
+    ``exp``, ...), constants and units, and the names in ``namespace``; not neuron
+    variables (``v_pre``).  With a ``seed`` numpy's global random state is left as it was.
+
+    Returns ``(i, j, {var: values})``: copies; values with their units.
+    Raises ValueError naming the expression that is wrong.
+    """
+    import brian2
+
+    from .engine import runtime_device
+
+    values = dict(values or {})
+    given = [("rule", condition), ("p", p), ("n", n)] + [(v, e) for v, (_, e) in values.items()]
+    exprs = [(what, e) for what, e in given if isinstance(e, str)]
+    for what, e in exprs:
+        try:
+            ast.parse(e.strip(), mode="eval")
+        except SyntaxError:
+            raise ValueError(f"{what} {e!r} is not an expression") from None
+    if not isinstance(p, str) and not 0 <= p <= 1:
+        raise ValueError(f"connection probability p must lie in [0, 1], got {p}")
+    if not isinstance(n, str):
+        n = _n(n, "n (synapses per pair)")
+    state = np.random.get_state() if seed is not None else None
+    step = "connect"
+    try:
+        with runtime_device("numpy"):
+            if seed is not None:
+                brian2.seed(seed)
+            pre, post = brian2.NeuronGroup(n_pre, ""), brian2.NeuronGroup(n_post, "")
+            S = brian2.Synapses(pre, post, "\n".join(f"{v} : {u}" for v, (u, _) in values.items()),
+                                namespace=dict(namespace or {}))
+            for obj in (pre, post, S):  # never run: no "unused object" warning when deleted
+                obj._network = "brainkit.connectivity.brian2_connect"
+            if i is not None:
+                S.connect(i=np.asarray(i, dtype=int), j=np.asarray(j, dtype=int))
+            else:
+                S.connect(condition=condition, p=p, n=n)
+            for var, (_, e) in values.items():
+                step = var
+                setattr(S, var, e)
+            return (np.array(S.i[:], dtype=int), np.array(S.j[:], dtype=int),
+                    {var: _copy(getattr(S, var)[:]) for var in values})
+    except Exception as exc:  # noqa: BLE001 - Brian2's error, said as one line
+        raise ValueError(_expression_error(exc, step, exprs)) from None
+    finally:
+        if state is not None:
+            np.random.set_state(state)
+
+
+def _copy(values):
+    from brian2.units.fundamentalunits import Quantity
+
+    if isinstance(values, Quantity):
+        return Quantity(np.array(values, copy=True), dim=values.dim)
+    return np.array(values, copy=True)
+
+
+def _expression_error(exc, step, exprs) -> str:
+    """One line for Brian2's error ``exc`` while it did ``step`` ('connect' or a variable)."""
+    from brian2.utils.stringtools import get_identifiers
+
+    msg = str(exc).strip().strip("'\"").splitlines()[0] if str(exc) else type(exc).__name__
+    unknown = re.search(r'identifier "(\w+)" could not be resolved', msg)
+    if unknown:
+        name = unknown.group(1)
+        what, e = next(((w, e) for w, e in exprs if name in get_identifiers(e)), exprs[0])
+        hint = ("neuron variables are not available" if name.endswith(("_pre", "_post"))
+                else "give its value in namespace={...}")
+        return (f"{what} {e!r}: unknown identifier '{name}' ({hint}; expressions know i, j, "
+                "N_pre, N_post, Brian2's functions, constants and units)")
+    units = re.search(r"expected unit (.+) \(unit is (.+)\)", msg)
+    if units:
+        e = dict(exprs)[step]
+        return f"{step} {e!r} has units {units.group(2)}, expected {units.group(1)}"
+    if step == "connect":
+        said = ", ".join(f"{w}={e!r}" for w, e in exprs if w in ("rule", "p", "n"))
+        return f"{said}: {msg}"
+    return f"{step} {dict(exprs)[step]!r}: {msg}"
+
+
 def rule_indices(n_pre: int, n_post: int, *, weights=None, i=None, j=None,
-                 rule: Optional[str] = None, p: Optional[float] = None,
-                 in_degree: Optional[int] = None, rule_params=None, seed=None):
+                 rule: Optional[str] = None, p: Union[float, str, None] = None,
+                 in_degree: Optional[int] = None, rule_params=None, seed=None,
+                 n: Union[int, str] = 1, namespace: Optional[Dict[str, Any]] = None,
+                 weight_unit: Optional[str] = None):
     """The pairs of one connection, described as :meth:`brainkit.Network.connect` takes it,
     in this order of precedence: a weight matrix ``weights`` (n_pre, n_post) (its non-zero
-    entries); index arrays ``i``, ``j``; ``rule='one_to_one'``; ``in_degree=k``
-    (:func:`fixed_in_degree`); ``rule='distance'`` (:func:`distance_gaussian`, ``rule_params``
-    ``p0``, ``sigma``, ``pos_pre``, ``pos_post`` (positions (n, 2) or a grid shape), optional
-    ``periodic``, ``autapses``); ``rule='conv2d'`` (:func:`conv2d`, ``rule_params``
-    ``in_shape``, ``kernel``, optional ``stride``, ``padding``); a probability ``p``
+    entries); index arrays ``i``, ``j``; a Brian2 condition ``rule`` (``'i != j'``), a ``p``
+    given as an expression or ``n`` other than 1, drawn by Brian2 itself
+    (:func:`brian2_connect`: among the pairs meeting the condition, each with probability
+    ``p``, ``n`` synapses per pair; ``rule='one_to_one'`` with ``p`` is the condition
+    ``'i == j'``); ``rule='one_to_one'``; ``in_degree=k`` (:func:`fixed_in_degree`);
+    ``rule='distance'`` (:func:`distance_gaussian`, ``rule_params`` ``p0``, ``sigma``,
+    ``pos_pre``, ``pos_post`` (positions (n, 2) or a grid shape), optional ``periodic``,
+    ``autapses``); ``rule='conv2d'`` (:func:`conv2d`, ``rule_params`` ``in_shape``,
+    ``kernel``, optional ``stride``, ``padding``); a probability ``p``
     (:func:`fixed_probability`); otherwise ``rule='all_to_all'``.  Random rules draw with
     ``seed``.
 
-    Returns ``(i, j, weights)``: ``weights`` as given, or the kernel's for ``conv2d``.
-    Raises ValueError naming what is wrong.
+    ``weights`` given as a Brian2 expression (``'rand()*10*pA'``) is evaluated by Brian2 for
+    every synapse (after the pairs, with ``seed``), as a variable of ``weight_unit`` (a unit
+    string, ``'amp'``); ``namespace`` holds other names the expressions use.
+
+    Returns ``(i, j, weights)``: ``weights`` as given, evaluated (an expression) or the
+    kernel's (``conv2d``).  Raises ValueError naming what is wrong.
     """
+    condition = is_condition(rule)
+    if rule is not None and not condition and rule not in NAMED_RULES:
+        raise ValueError(f"unknown rule '{rule}' (named rules: {', '.join(NAMED_RULES)}; or "
+                         "a Brian2 condition such as 'i != j')")
+    if rule in ("distance", "conv2d") and (p is not None or not _is_one(n)):
+        raise ValueError(f"rule '{rule}' takes no p or n (its rule_params say which pairs)")
+    by_brian2 = condition or isinstance(p, str) or not _is_one(n) or (
+        rule == "one_to_one" and p is not None)
+    values = {}
+    if isinstance(weights, str):
+        if weight_unit is None:
+            raise ValueError("weights given as an expression need their weight_unit")
+        values = {"weights": (weight_unit, weights)}
+    if (weights is not None and np.ndim(weights) == 2) or i is not None or j is not None:
+        if by_brian2:
+            raise ValueError("give the pairs one way: a weight matrix or i, j, or a rule "
+                             "(a condition, p, n)")
     if weights is not None and np.ndim(weights) == 2:
         if np.shape(weights) != (n_pre, n_post):
             raise ValueError(f"weight matrix has shape {np.shape(weights)}, expected "
@@ -263,6 +396,17 @@ def rule_indices(n_pre: int, n_post: int, *, weights=None, i=None, j=None,
         ii, jj = np.asarray(i, dtype=int), np.asarray(j, dtype=int)
         if ii.shape != jj.shape:
             raise ValueError("i and j differ in length")
+    elif by_brian2:
+        if in_degree is not None:
+            raise ValueError("give one rule: in_degree, p or rule")
+        if rule_params:
+            raise ValueError("rule_params are for the named rules; give the names a condition "
+                             "uses in namespace=")
+        ii, jj, got = brian2_connect(
+            n_pre, n_post, condition="i == j" if rule == "one_to_one" else (
+                rule if condition else None), p=1.0 if p is None else p, n=n,
+            values=values, namespace=namespace, seed=seed)
+        return ii, jj, got.get("weights", weights)
     elif rule == "one_to_one":
         if n_pre != n_post:
             raise ValueError(f"one_to_one needs equal sizes, got {n_pre} and {n_post}")
@@ -277,14 +421,18 @@ def rule_indices(n_pre: int, n_post: int, *, weights=None, i=None, j=None,
         ii, jj, weights = _conv2d_rule(n_pre, n_post, dict(rule_params or {}), weights)
     elif p is not None:
         ii, jj = fixed_probability(n_pre, n_post, p, seed=seed)
-    elif rule in (None, "all_to_all"):
-        ii, jj = all_to_all(n_pre, n_post)
     else:
-        raise ValueError(f"unknown rule '{rule}' (all_to_all, one_to_one, or give p, i/j or a "
-                         "weight matrix)")
+        ii, jj = all_to_all(n_pre, n_post)
     if len(ii) and (ii.min() < 0 or ii.max() >= n_pre or jj.min() < 0 or jj.max() >= n_post):
         raise ValueError("indices outside the populations")
+    if values:
+        weights = brian2_connect(n_pre, n_post, i=ii, j=jj, values=values,
+                                 namespace=namespace, seed=seed)[2]["weights"]
     return ii, jj, weights
+
+
+def _is_one(n) -> bool:
+    return not isinstance(n, str) and n == 1
 
 
 def _distance_rule(n_pre, n_post, rp, seed):

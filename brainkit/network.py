@@ -104,6 +104,7 @@ class Connection:
     delay: Any = None
     suffix: str = ""
     shared_weight: bool = False  # one weight for all synapses (a shared Brian2 variable)
+    namespace: Dict[str, Any] = field(default_factory=dict)  # names its expressions use
 
 
 @dataclass
@@ -274,19 +275,32 @@ class Network:
         pop.stimulus = (values, dt if dt is not None else self.dt)
 
     def connect(self, pre: str, post: str, synapse: Union[str, Model] = "exp_current",
-                weights=None, plasticity: Union[str, Model, None] = None, p: Optional[float] = None,
-                rule: Optional[str] = None, i=None, j=None, seed: Optional[int] = None,
-                delay=None, params: Optional[Dict[str, Any]] = None,
+                weights=None, plasticity: Union[str, Model, None] = None,
+                p: Union[float, str, None] = None, rule: Optional[str] = None, i=None, j=None,
+                seed: Optional[int] = None, delay=None, params: Optional[Dict[str, Any]] = None,
                 plasticity_params: Optional[Dict[str, Any]] = None,
                 name: Optional[str] = None, in_degree: Optional[int] = None,
                 rule_params: Optional[Dict[str, Any]] = None,
-                shared_weight: bool = False) -> Connection:
+                shared_weight: bool = False, n: Union[int, str] = 1,
+                namespace: Optional[Dict[str, Any]] = None) -> Connection:
         """Connect ``pre`` to ``post`` with a library synapse model.
 
         Which pairs connect: ``weights`` as an (n_pre, n_post) matrix (its non-zero entries),
         or explicit index arrays ``i``, ``j``, or ``rule`` (``'all_to_all'``, ``'one_to_one'``),
         or a connection probability ``p`` (drawn here with ``seed``, once: the compiled binary
-        never re-draws it).  ``weights`` is then a scalar or one value per synapse.
+        never re-draws it).  ``weights`` is then a scalar, one value per synapse, or a Brian2
+        expression evaluated here for every synapse (``'rand()*10*pA'``,
+        ``'0.5*nA*exp(-abs(i-j)/10)'``; its units are checked).
+
+        As in Brian2's ``Synapses.connect(condition=..., p=..., n=...)``: ``rule`` may be a
+        condition on ``i``, ``j`` (``'i != j'``, ``'abs(i-j) <= 2'``), ``p`` a number or an
+        expression (``'exp(-(i-j)**2/50)'``) and ``n`` the synapses per pair (a number or an
+        expression): among the pairs meeting the condition each connects with probability
+        ``p``.  Brian2 itself draws them (numpy code generation) after ``brian2.seed(seed)``,
+        so a seed gives the same synapses as a plain Brian2 script with that seed.
+        Expressions know ``i``, ``j``, ``N_pre``, ``N_post``, Brian2's functions and units,
+        and the names in ``namespace`` (not neuron variables).  A number ``p`` without a
+        condition is drawn by :func:`brainkit.connectivity.fixed_probability` (as before).
 
         More rules (:mod:`brainkit.connectivity`, drawn here with ``seed``): ``in_degree=k``
         (each post neuron gets exactly k distinct random pre neurons); ``rule='distance'`` with
@@ -330,7 +344,8 @@ class Network:
         try:
             ii, jj, weights = connectivity.rule_indices(
                 npre, npost, weights=weights, i=i, j=j, rule=rule, p=p, in_degree=in_degree,
-                rule_params=rule_params, seed=seed)
+                rule_params=rule_params, seed=seed, n=n, namespace=namespace,
+                weight_unit=self._weight_unit_string(syn, post))
         except ValueError as exc:
             raise NetworkError(f"connection '{name}': {exc}") from None
         delay = _check_delay(name, delay, ii, jj)
@@ -340,7 +355,8 @@ class Network:
                                + ("plasticity '" + plast.name + "'" if plast is not None else
                                   f"weights of shape {np.shape(weights)}") + ")")
         conn = Connection(name, pre, post, syn, plast, ii, jj, weights, delay,
-                          suffix=f"_c{len(self.connections)}", shared_weight=bool(shared_weight))
+                          suffix=f"_c{len(self.connections)}", shared_weight=bool(shared_weight),
+                          namespace=dict(namespace or {}))
         self._check_weights(conn, weights)
         self.connections[name] = conn
         return conn
@@ -374,13 +390,22 @@ class Network:
         with the same ``duration`` re-run the compiled binary (``self.timings`` says how long
         compile and run took).
         """
-        weights, inputs, init = weights or {}, inputs or {}, init or {}
+        weights, inputs, init = dict(weights or {}), inputs or {}, init or {}
         rates, I_ext = rates or {}, I_ext or {}
         for n in weights:
             if n not in self.connections:
                 raise NetworkError(f"no connection named '{n}' "
                                    f"(connections: {', '.join(self.connections)})")
-            self._check_weights(self.connections[n], weights[n])
+            c = self.connections[n]
+            if isinstance(weights[n], str):  # an expression: evaluated here, with this seed
+                try:
+                    weights[n] = connectivity.rule_indices(
+                        self.size(c.pre), self.size(c.post), i=c.i, j=c.j, weights=weights[n],
+                        namespace=c.namespace, seed=seed,
+                        weight_unit=self._weight_unit_string(c.synapse, c.post))[2]
+                except ValueError as exc:
+                    raise NetworkError(f"connection '{n}': {exc}") from None
+            self._check_weights(c, weights[n])
         for n in list(inputs) + list(I_ext):
             self._population(n)
         for n in I_ext:
@@ -739,6 +764,10 @@ class Network:
         return out
 
     # ------------------------------------------------------------------- helpers
+    def _weight_unit_string(self, synapse: Model, post: str) -> str:
+        """The unit of ``synapse``'s weight onto population ``post`` as Brian2 writes it."""
+        return unit_string(weight_unit(synapse, self.populations[post].model))
+
     def _per_synapse(self, c: Connection, w):
         if w is not None and np.ndim(w) == 2:
             return np.asarray(w)[c.i, c.j] * _unit_or_one(w)

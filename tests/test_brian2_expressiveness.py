@@ -1,0 +1,145 @@
+"""What a Brian2 user writes runs in a brainkit network, with Brian2's meaning: connection
+conditions, ``p`` and ``n`` as expressions (the same synapses as a plain Brian2 script with
+the same seed), weight expressions (Brian2's values, units checked), spikes recorded for
+chosen neurons only, and clear one-line errors where brainkit cannot follow."""
+
+import numpy as np
+import pytest
+from brian2 import Hz, ms, nA, pA
+
+from brainkit import Network, NetworkError
+from brainkit import connectivity as cx
+from brainkit.engine import runtime_device
+
+
+def _plain_brian2(n_pre, n_post, seed, weights=None, **connect):
+    """``(i, j, w)`` of a plain Brian2 script: ``seed(seed); S.connect(**connect);
+    S.w = weights`` between two bare groups (numpy code generation)."""
+    import brian2
+
+    with runtime_device("numpy"):
+        brian2.seed(seed)
+        a, b = brian2.NeuronGroup(n_pre, ""), brian2.NeuronGroup(n_post, "")
+        S = brian2.Synapses(a, b, "w : amp")
+        S.connect(**connect)
+        if weights is not None:
+            S.w = weights
+        out = np.array(S.i[:]), np.array(S.j[:]), np.array(S.w[:])
+        brian2.Network(a, b, S)  # used: no "unused object" warning
+    return out
+
+
+def _net(n_pre=40, n_post=30):
+    net = Network(dt=0.1 * ms, backend="runtime", seed=1)
+    net.poisson_source("inp", n_pre, rates=50 * Hz)
+    net.population("exc", "lif", n_post)
+    return net
+
+
+# ------------------------------------------------------------ 1. conditions, p, n
+@pytest.mark.parametrize("connect", [
+    dict(rule="i<30", p=0.1),
+    dict(rule="i != j"),
+    dict(rule="abs(i-j) <= 2"),
+    dict(rule="i < j", p=0.5),
+    dict(p="exp(-(i-j)**2/50)"),
+    dict(rule="i != j", p="0.5*exp(-abs(i-j)/5.0)"),
+    dict(p=0.2, n=2),
+    dict(rule="j < 10", n="1 + i % 3"),
+])
+def test_condition_p_and_n_give_the_synapses_of_plain_brian2(connect):
+    net = _net()
+    c = net.connect("inp", "exc", weights=10 * pA, seed=7, **connect)
+    b2 = {("condition" if k == "rule" else k): v for k, v in connect.items()}
+    i, j, _ = _plain_brian2(40, 30, 7, **b2)
+    assert len(i) > 0
+    np.testing.assert_array_equal(c.i, i)
+    np.testing.assert_array_equal(c.j, j)
+
+
+def test_condition_with_p_draws_among_the_pairs_that_meet_it():
+    # the bug of issue 18: rule='i<30' with p was drawn as if unconditioned
+    net = _net(100, 100)
+    c = net.connect("inp", "exc", weights=10 * pA, rule="i<30", p=0.1, seed=3)
+    assert c.i.max() < 30
+    # 3000 pairs meet the condition: Binomial(3000, 0.1), mean 300, sd 16.4
+    assert abs(len(c.i) - 300) < 5 * 16.4
+    c2 = net.connect("inp", "exc", weights=10 * pA, rule="i<30", p=0.1, seed=3, name="again")
+    np.testing.assert_array_equal(c.i, c2.i)  # drawn once, with the seed
+    d = net.connect("inp", "exc", weights=10 * pA, rule="abs(i-j) <= 2", name="band")
+    assert set(zip(d.i.tolist(), d.j.tolist())) == {
+        (a, b) for a in range(100) for b in range(100) if abs(a - b) <= 2}
+
+
+def test_names_in_a_condition_come_from_namespace():
+    net = _net()
+    c = net.connect("inp", "exc", weights=10 * pA, rule="i < n_exc", namespace={"n_exc": 8})
+    assert set(c.i.tolist()) == set(range(8)) and len(c.i) == 8 * 30
+
+
+def test_named_rules_keep_their_draw():
+    net = _net(30, 30)
+    c = net.connect("inp", "exc", weights=10 * pA, p=0.2, seed=5)
+    ref = cx.fixed_probability(30, 30, 0.2, seed=5)
+    np.testing.assert_array_equal(c.i, ref[0])
+    c = net.connect("inp", "exc", weights=10 * pA, rule="one_to_one", name="o")
+    assert c.i.tolist() == c.j.tolist() == list(range(30))
+    # one_to_one with p: Brian2's connect(condition='i == j', p=p)
+    c = net.connect("inp", "exc", weights=10 * pA, rule="one_to_one", p=0.5, seed=2, name="op")
+    i, j, _ = _plain_brian2(30, 30, 2, condition="i == j", p=0.5)
+    assert c.i.tolist() == c.j.tolist() == i.tolist() == j.tolist()
+
+
+@pytest.mark.parametrize("connect, message", [
+    (dict(rule="ring", p=0.1), r"unknown rule 'ring' \(named rules: all_to_all"),
+    (dict(rule="x_pre > 0"), r"rule 'x_pre > 0': unknown identifier 'x_pre' \(neuron "
+                             "variables are not available"),
+    (dict(rule="i < n_exc"), r"unknown identifier 'n_exc' \(give its value in namespace"),
+    (dict(p="exp(-d/sigma)"), r"p 'exp\(-d/sigma\)': unknown identifier '(d|sigma)'"),
+    (dict(rule="i <"), r"rule 'i <' is not an expression"),
+    (dict(rule="i + 1"), r"is not a boolean condition"),
+    (dict(rule="i < 3", p=1.5), r"must lie in \[0, 1\]"),
+    (dict(rule="distance", p=0.5), r"rule 'distance' takes no p"),
+    (dict(rule="i != j", i=[0], j=[1]), r"give the pairs one way"),
+])
+def test_conditions_brainkit_cannot_follow_are_one_line_errors_naming_the_connection(
+        connect, message):
+    net = _net()
+    with pytest.raises(NetworkError, match=message) as err:
+        net.connect("inp", "exc", weights=10 * pA, name="ff", **connect)
+    assert str(err.value).startswith("connection 'ff': ") and "\n" not in str(err.value)
+
+
+# ------------------------------------------------------------ 3. weight expressions
+def test_weight_expressions_are_brian2s_values_with_their_units_checked():
+    net = _net(200, 100)
+    c = net.connect("inp", "exc", weights="rand()*10*pA", rule="i != j", p=0.3, seed=4)
+    i, j, w = _plain_brian2(200, 100, 4, condition="i != j", p=0.3, weights="rand()*10*pA")
+    np.testing.assert_array_equal(c.i, i)
+    np.testing.assert_allclose(np.asarray(c.weights / pA), w / 1e-12, rtol=1e-12)
+    # uniform on [0, 10) pA: mean 5, sd 10/sqrt(12) / sqrt(n)
+    w = np.asarray(c.weights / pA)
+    assert w.min() >= 0 and w.max() < 10
+    assert abs(w.mean() - 5) < 5 * 10 / np.sqrt(12 * len(w))
+    # deterministic expressions of i, j: exactly their values
+    d = net.connect("inp", "exc", weights="0.5*nA*exp(-abs(i-j)/10.0)", rule="abs(i-j) < 4",
+                    name="decay")
+    np.testing.assert_allclose(np.asarray(d.weights / nA),
+                               0.5 * np.exp(-np.abs(d.i - d.j) / 10.0), rtol=1e-12)
+    with pytest.raises(NetworkError, match=r"connection 'bad': weights 'rand\(\)\*10\*mV' has "
+                                           r"units V, expected A$"):
+        net.connect("inp", "exc", weights="rand()*10*mV", p=0.1, name="bad")
+
+
+def test_weight_expressions_run_and_come_back_as_the_run_weights():
+    net = _net(40, 30)
+    net.connect("inp", "exc", weights="rand()*20*pA", p=0.2, seed=1, name="ff")
+    c = net.connections["ff"]
+    net.record("exc", "spikes")
+    res = net.run(5 * ms)
+    np.testing.assert_array_equal(res.weights["ff"], c.weights)
+    # a run takes an expression too, evaluated for this run's seed
+    res = net.run(5 * ms, weights={"ff": "2*pA + 0*rand()*pA"}, seed=3)
+    np.testing.assert_allclose(np.asarray(res.weights["ff"] / pA), 2.0)
+    with pytest.raises(NetworkError, match="connection 'ff': weights '1\\*mV' has units V"):
+        net.run(5 * ms, weights={"ff": "1*mV"})
