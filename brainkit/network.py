@@ -363,12 +363,50 @@ class Network:
 
     def record(self, target: str, what: Union[str, Sequence[str]] = "spikes", indices=True,
                dt=None) -> None:
-        """Record ``'spikes'`` of a population or source, or state variables (names) of a
-        population, for ``indices`` (True: all), sampled every ``dt``."""
-        self.size(target)
+        """Record spikes or state variables of ``target`` (a population or source).
+
+        Parameters
+        ----------
+        what : str or list of str
+            ``'spikes'``, or names of the population's variables (checked here; the
+            variables a connection adds, such as ``g_c0``, when the network is built).
+        indices : True or int or sequence of int
+            The neurons recorded (True: all).  Spikes of the others are left out of the
+            results, which keep each neuron's own index in ``target`` (not renumbered from 0
+            as a Brian2 ``SpikeMonitor`` of a subgroup would).
+        dt : Quantity, optional
+            Sampling step of state variables (default: the network's ``dt``).
+        """
+        n = self.size(target)
+        if indices is not True:
+            idx = np.asarray(indices).reshape(-1)
+            if idx.size == 0 or not np.issubdtype(idx.dtype, np.integer):
+                raise NetworkError(f"record('{target}'): indices must be True or neuron indices "
+                                   f"(integers), got {indices!r}")
+            if idx.min() < 0 or idx.max() >= n:
+                raise NetworkError(f"record('{target}'): indices must lie in [0, {n}), got "
+                                   f"values from {idx.min()} to {idx.max()}")
+            indices = idx.astype(int)
         names = [what] if isinstance(what, str) else list(what)
         for w in names:
+            if w != "spikes" and target in self.populations:
+                self._check_recordable(self.populations[target], w)
             self.recordings.append((target, w, indices, dt))
+
+    def _check_recordable(self, pop: Population, var: str) -> None:
+        """A NetworkError unless ``var`` is a variable of ``pop``'s model, its input or
+        ``I_ext``, or one a connection adds (``<name>_c<k>``, checked at build)."""
+        m = pop.model
+        try:
+            known = set(m.brian2_equations(check=True).names)
+        except ModelError:  # reported when the network is built
+            return
+        known |= {m.input["name"]} if m.input else set()
+        known |= {"I_ext"} if pop.external_current else set()
+        known |= {"lastspike", "not_refractory"} if m.refractory is not None else set()
+        if var not in known and not re.search(r"_c\d+", var):
+            raise NetworkError(f"record('{pop.name}', '{var}'): model '{m.name}' has no variable "
+                               f"'{var}' (variables: {', '.join(sorted(known))})")
 
     # ------------------------------------------------------------------- running
     def run(self, duration, weights: Optional[Dict[str, Any]] = None,
@@ -526,7 +564,7 @@ class Network:
         import brian2
 
         objs: Dict[str, Any] = {"groups": {}, "synapses": {}, "timed": {}, "monitors": [],
-                                "all": [], "weight_var": {}}
+                                "all": [], "weight_var": {}, "spike_indices": {}}
         uid = next(_counter)
         for src in self.sources.values():
             if src.kind == "spikes":
@@ -549,7 +587,16 @@ class Network:
         for target, what, indices, rec_dt in self.recordings:
             g = objs["groups"][target]
             if what == "spikes":
+                if indices is not True:  # Results.collect keeps only these neurons' spikes
+                    objs["spike_indices"][target] = indices
+                    if isinstance(g, brian2.NeuronGroup):  # the smallest subgroup with them
+                        g = g[int(indices.min()):int(indices.max()) + 1]
                 mon = brian2.SpikeMonitor(g, name=f"spikes_{target}_{uid}*")
+            elif what not in g.variables:
+                own = sorted(v for v in g.variables if not v.startswith("_")
+                             and v not in ("i", "t", "dt", "N", "t_in_timesteps"))
+                raise NetworkError(f"record('{target}', '{what}'): '{target}' has no variable "
+                                   f"'{what}' (variables: {', '.join(own)})")
             else:
                 kw = {"dt": rec_dt} if rec_dt is not None else {}
                 mon = brian2.StateMonitor(g, what, record=indices,

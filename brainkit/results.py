@@ -29,7 +29,9 @@ class Results:
     Attributes
     ----------
     spikes : dict
-        ``{population: (indices, times)}``: neuron indices (int array) and spike times (Quantity).
+        ``{population: (indices, times)}``: neuron indices (int array) and spike times
+        (Quantity); of the neurons ``record(..., indices=...)`` chose, with their own indices
+        in the population.
     traces : dict
         ``{population: {variable: values}}``: values of shape (recorded neurons, samples), with
         units; ``traces[pop]['t']`` holds the sample times and ``traces[pop]['index']`` the
@@ -63,7 +65,13 @@ class Results:
                 res.weights[name] = copy_out(getattr(S, w)[:])
         for target, what, mon in objects["monitors"]:
             if what == "spikes":
-                res.spikes[target] = (copy_out(mon.i[:]).astype(int), copy_out(mon.t[:]))
+                i, t = copy_out(mon.i[:]).astype(int), copy_out(mon.t[:])
+                keep = objects.get("spike_indices", {}).get(target)
+                if keep is not None:  # only these neurons, numbered as in the population
+                    i = i + int(getattr(mon.source, "start", 0))  # a subgroup's first neuron
+                    chosen = np.isin(i, keep)
+                    i, t = i[chosen], t[chosen]
+                res.spikes[target] = (i, t)
             else:
                 tr = res.traces.setdefault(target, {})
                 tr[what] = copy_out(getattr(mon, what)[:])

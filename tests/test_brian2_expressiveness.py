@@ -5,7 +5,7 @@ chosen neurons only, and clear one-line errors where brainkit cannot follow."""
 
 import numpy as np
 import pytest
-from brian2 import Hz, ms, nA, pA
+from brian2 import Hz, mV, ms, nA, pA
 
 from brainkit import Network, NetworkError
 from brainkit import connectivity as cx
@@ -143,3 +143,85 @@ def test_weight_expressions_run_and_come_back_as_the_run_weights():
     np.testing.assert_allclose(np.asarray(res.weights["ff"] / pA), 2.0)
     with pytest.raises(NetworkError, match="connection 'ff': weights '1\\*mV' has units V"):
         net.run(5 * ms, weights={"ff": "1*mV"})
+
+
+# ------------------------------------------------------------ 2. recording chosen neurons
+KEEP = {"inp": [17, 4, 9], "exc": [21, 4, 9]}
+
+
+def _recorded_network(backend, keep=False):
+    """Deterministic input (a spike generator) into LIF neurons through a condition, a weight
+    expression and an expression delay; spikes recorded for the neurons ``KEEP`` names (or
+    all)."""
+    net = Network(dt=0.1 * ms, backend=backend, seed=3, name="rec")
+    net.spike_source("inp", 20, np.arange(400) % 20, np.arange(400) * 0.25 * ms)
+    net.population("exc", "lif", 30)
+    net.connect("inp", "exc", weights="(0.5 + 0.5*rand())*nA", rule="abs(i-j) <= 3", seed=2,
+                delay="1*ms + 0.1*ms*(i % 5)")
+    net.record("inp", "spikes", indices=KEEP["inp"] if keep else True)
+    net.record("exc", "spikes", indices=KEEP["exc"] if keep else True)
+    net.record("exc", "v", indices=[0, 29])
+    return net
+
+
+def _only(res, target, keep):
+    i, t = res.spikes[target]
+    chosen = np.isin(i, keep)
+    return i[chosen], np.asarray(t[chosen] / ms)
+
+
+def test_spikes_are_recorded_for_the_chosen_neurons_only_with_their_own_indices():
+    full = _recorded_network("runtime").run(100 * ms)
+    part = _recorded_network("runtime", keep=True).run(100 * ms)
+    for target, keep in KEEP.items():
+        i, t = part.spikes[target]
+        assert set(i.tolist()) == set(keep), target
+        ref_i, ref_t = _only(full, target, keep)
+        np.testing.assert_array_equal(i, ref_i)
+        np.testing.assert_array_equal(np.asarray(t / ms), ref_t)
+    counts = part.spike_counts("exc")
+    assert counts.shape == (30,) and counts[[0, 1, 2]].sum() == 0
+    assert np.all(counts[KEEP["exc"]] == [np.sum(full.spikes["exc"][0] == k)
+                                          for k in KEEP["exc"]])
+
+
+@pytest.mark.standalone
+def test_chosen_spikes_weight_expressions_and_delays_run_the_same_on_cpp_standalone():
+    rt = _recorded_network("runtime", keep=True).run(100 * ms)
+    net = _recorded_network("cpp_standalone", keep=True)
+    sa = net.run(100 * ms)
+    net.close()
+    np.testing.assert_array_equal(sa.weights["inp->exc"], rt.weights["inp->exc"])
+    for target, keep in KEEP.items():
+        assert set(sa.spikes[target][0].tolist()) == set(keep)
+        np.testing.assert_array_equal(sa.spikes[target][0], rt.spikes[target][0])
+        np.testing.assert_allclose(np.asarray(sa.spikes[target][1] / ms),
+                                   np.asarray(rt.spikes[target][1] / ms), atol=1e-9)
+    np.testing.assert_allclose(np.asarray(sa.traces["exc"]["v"] / mV),
+                               np.asarray(rt.traces["exc"]["v"] / mV), atol=1e-6)
+
+
+@pytest.mark.parametrize("args, message", [
+    (("exc", "vv"), r"record\('exc', 'vv'\): model 'lif' has no variable 'vv' \(variables: "),
+    (("exc", "v", [0, 30]), r"record\('exc'\): indices must lie in \[0, 30\), got values "
+                            "from 0 to 30"),
+    (("exc", "spikes", [-1]), r"indices must lie in \[0, 30\)"),
+    (("exc", "spikes", [0.5, 2]), r"indices must be True or neuron indices \(integers\)"),
+    (("exc", "spikes", []), r"indices must be True or neuron indices"),
+    (("nobody", "spikes"), r"no population or source named 'nobody'"),
+])
+def test_record_checks_variables_and_indices_when_called(args, message):
+    net = _net()
+    with pytest.raises(NetworkError, match=message):
+        net.record(*args)
+    assert net.recordings == []
+
+
+def test_a_variable_checked_only_at_build_is_a_clear_error_there():
+    net = _net()
+    net.connect("inp", "exc", weights=10 * pA, p=0.1)
+    net.record("exc", "I_syn_c0")  # a connection's variable: exists
+    net.record("exc", "g_c5")  # looks like one: checked when built
+    with pytest.raises(NetworkError, match=r"record\('exc', 'g_c5'\): 'exc' has no variable "
+                                           r"'g_c5' \(variables: .*I_syn_c0"):
+        net.run(1 * ms)
