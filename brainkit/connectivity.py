@@ -258,7 +258,8 @@ def brian2_connect(n_pre: int, n_post: int, *, condition: Optional[str] = None,
                    namespace: Optional[Dict[str, Any]] = None, seed: Optional[int] = None):
     """Synapses between ``n_pre`` and ``n_post`` neurons as Brian2 itself makes them:
     ``S.connect(condition=condition, p=p, n=n)`` (or ``S.connect(i=i, j=j)``), then
-    ``S.<var> = expression`` for every ``values`` entry ``{var: (unit, expression)}``,
+    ``S.<var> = expression`` for every ``values`` entry ``{name: (unit, expression)}`` (a
+    variable of that unit, named ``name`` in errors and results),
     evaluated on Brian2's runtime device with numpy code generation after
     ``brian2.seed(seed)``.  The same seed gives the same synapses and values as a plain
     Brian2 script doing the same (with ``prefs.codegen.target = 'numpy'``).
@@ -267,7 +268,7 @@ def brian2_connect(n_pre: int, n_post: int, *, condition: Optional[str] = None,
     ``exp``, ...), constants and units, and the names in ``namespace``; not neuron
     variables (``v_pre``).  With a ``seed`` numpy's global random state is left as it was.
 
-    Returns ``(i, j, {var: values})``: copies; values with their units.
+    Returns ``(i, j, {name: values})``: copies; values with their units.
     Raises ValueError naming the expression that is wrong.
     """
     import brian2
@@ -293,7 +294,9 @@ def brian2_connect(n_pre: int, n_post: int, *, condition: Optional[str] = None,
             if seed is not None:
                 brian2.seed(seed)
             pre, post = brian2.NeuronGroup(n_pre, ""), brian2.NeuronGroup(n_post, "")
-            S = brian2.Synapses(pre, post, "\n".join(f"{v} : {u}" for v, (u, _) in values.items()),
+            var = {name: f"value{k}" for k, name in enumerate(values)}  # not Brian2's names
+            S = brian2.Synapses(pre, post, "\n".join(f"{var[name]} : {unit}"
+                                                     for name, (unit, _) in values.items()),
                                 namespace=dict(namespace or {}))
             for obj in (pre, post, S):  # never run: no "unused object" warning when deleted
                 obj._network = "brainkit.connectivity.brian2_connect"
@@ -301,11 +304,11 @@ def brian2_connect(n_pre: int, n_post: int, *, condition: Optional[str] = None,
                 S.connect(i=np.asarray(i, dtype=int), j=np.asarray(j, dtype=int))
             else:
                 S.connect(condition=condition, p=p, n=n)
-            for var, (_, e) in values.items():
-                step = var
-                setattr(S, var, e)
+            for name, (_, e) in values.items():
+                step = name
+                setattr(S, var[name], e)
             return (np.array(S.i[:], dtype=int), np.array(S.j[:], dtype=int),
-                    {var: _copy(getattr(S, var)[:]) for var in values})
+                    {name: _copy(getattr(S, var[name])[:]) for name in values})
     except Exception as exc:  # noqa: BLE001 - Brian2's error, said as one line
         raise ValueError(_expression_error(exc, step, exprs)) from None
     finally:

@@ -309,7 +309,8 @@ class Network:
         (rows, cols) at unit spacing); ``rule='conv2d'`` with ``rule_params={'in_shape',
         'kernel'[, 'stride'][, 'padding']}`` (a shared kernel (K_y, K_x, C_in, C_out) with
         units over an (H, W, C_in) pre population: the weights come from the kernel).
-        ``delay`` is a scalar or one delay per synapse (Quantity).
+        ``delay`` is a scalar or one delay per synapse (Quantity), or a Brian2 expression
+        (``'1*ms + 2*ms*rand()'``) evaluated here for every synapse and checked.
 
         ``shared_weight=True`` stores one weight for the whole connection (a shared Brian2
         variable) instead of one per synapse, as a plain Brian2 script writes ``ge += we``: for
@@ -348,7 +349,7 @@ class Network:
                 weight_unit=self._weight_unit_string(syn, post))
         except ValueError as exc:
             raise NetworkError(f"connection '{name}': {exc}") from None
-        delay = _check_delay(name, delay, ii, jj)
+        delay = _check_delay(name, delay, ii, jj, npre, npost, namespace, seed)
         if shared_weight and (plast is not None or weights is None or np.ndim(weights) != 0):
             raise NetworkError(f"connection '{name}': shared_weight=True needs one scalar "
                                "weight and no plasticity rule (got "
@@ -416,6 +417,8 @@ class Network:
         """Simulate for ``duration``; optionally with new ``weights`` (by connection name),
         stimulus ``inputs`` (by population), initial values ``init`` ({population: {var: v}}),
         Poisson ``rates`` (by source) and constant currents ``I_ext`` (by population).
+        New weights are as :meth:`connect` takes them: a Brian2 expression is evaluated for
+        every synapse here, with this run's ``seed``.
 
         ``seed`` (an integer >= 0) seeds the random numbers of this run (Poisson sources,
         noise, ``rand()`` during the run), after the network is built: the same seed replays
@@ -976,11 +979,12 @@ def _count(n, what: str) -> int:
     return int(n)
 
 
-def _check_delay(name, delay, ii, jj):
-    """A delay is a scalar or one per synapse, a non-negative finite time; a string (a Brian2
-    expression) is evaluated here where it is one of numbers, units and the synapse indices
-    ``i``, ``j`` (so that it is checked too); others (``rand()``, pre/post variables) are left
-    to Brian2."""
+def _check_delay(name, delay, ii, jj, n_pre, n_post, namespace=None, seed=None):
+    """A delay is a scalar or one per synapse, a non-negative finite time.  A string (a Brian2
+    expression) is evaluated here, so that it is checked too and drawn once: numbers, units
+    and the synapse indices ``i``, ``j`` directly, others (``rand()``, Brian2's functions,
+    ``namespace``) by Brian2 for every synapse, with ``seed + 1`` (independent of the
+    weights' ``rand()``, drawn with ``seed``)."""
     from brian2 import second
     from brian2.units.fundamentalunits import get_dimensions, have_same_dimensions
 
@@ -991,10 +995,14 @@ def _check_delay(name, delay, ii, jj):
         from .library import evaluate_expression
 
         try:
-            value = evaluate_expression(delay, {"i": np.asarray(ii), "j": np.asarray(jj)})
+            delay = evaluate_expression(delay, {"i": np.asarray(ii), "j": np.asarray(jj)})
         except Exception:  # noqa: BLE001 - not a plain expression: Brian2 evaluates it
-            return delay
-        delay = value
+            try:
+                delay = connectivity.brian2_connect(
+                    n_pre, n_post, i=ii, j=jj, values={"delay": ("second", delay)},
+                    namespace=namespace, seed=None if seed is None else seed + 1)[2]["delay"]
+            except ValueError as exc:
+                raise NetworkError(f"connection '{name}': {exc}") from None
     if not have_same_dimensions(delay, second):
         raise NetworkError(f"connection '{name}': delay must be a time (e.g. 1.5*ms), got "
                            f"units {get_dimensions(delay)!s}")

@@ -225,3 +225,40 @@ def test_a_variable_checked_only_at_build_is_a_clear_error_there():
     with pytest.raises(NetworkError, match=r"record\('exc', 'g_c5'\): 'exc' has no variable "
                                            r"'g_c5' \(variables: .*I_syn_c0"):
         net.run(1 * ms)
+
+
+# ------------------------------------------------------------ 3. delay expressions
+def test_random_delay_expressions_are_drawn_once_checked_and_used():
+    n = 300
+    net = Network(dt=0.1 * ms, backend="runtime", seed=1)
+    net.spike_source("inp", n, np.arange(n), np.zeros(n) * ms)
+    net.population("exc", "lif", n)
+    c = net.connect("inp", "exc", weights=50 * nA, rule="one_to_one", seed=5,
+                    delay="1*ms + 2*ms*rand()")
+    d = np.asarray(c.delay / ms)
+    assert d.shape == (n,) and d.min() >= 1 and d.max() < 3
+    assert abs(d.mean() - 2) < 5 * 2 / np.sqrt(12 * n)
+    again = net.connect("inp", "exc", weights=50 * nA, rule="one_to_one", seed=5, name="again",
+                        delay="1*ms + 2*ms*rand()")
+    np.testing.assert_array_equal(again.delay, c.delay)  # the seed fixes the draw
+    del net.connections["again"]
+    net.record("exc", "spikes")
+    i, t = net.run(5 * ms).spikes["exc"]
+    first = np.array([np.asarray(t / ms)[i == k].min() for k in range(n)])
+    # every neuron fires a fixed latency after its own delay (both on the dt grid)
+    latency = first - np.round(d / 0.1) * 0.1
+    assert np.ptp(latency) < 0.1 + 1e-9
+
+
+@pytest.mark.parametrize("delay, message", [
+    ("rand()*mV", r"connection 'd': delay 'rand\(\)\*mV' has units V, expected s$"),
+    ("randn()*ms", r"connection 'd': delays must be finite and >= 0"),
+    ("rand()*t_max", r"connection 'd': delay 'rand\(\)\*t_max': unknown identifier 't_max'"),
+])
+def test_delay_expressions_brainkit_cannot_use_are_one_line_errors(delay, message):
+    net = _net()
+    with pytest.raises(NetworkError, match=message):
+        net.connect("inp", "exc", weights=10 * pA, p=0.5, delay=delay, name="d")
+    c = net.connect("inp", "exc", weights=10 * pA, p=0.5, delay="rand()*t_max",
+                    namespace={"t_max": 2 * ms}, name="ok")
+    assert 0 <= c.delay.min() and c.delay.max() < 2 * ms
