@@ -59,6 +59,7 @@ def _kernel_source(project_dir, name):
         return f.read()
 
 
+@pytest.mark.long  # 30-50 s of nvcc; the training project below compiles in the default run
 def test_cuda_cuba_project_is_the_models_and_its_kernels_compile_with_nvcc(tmp_path):
     net = gpu_check.benchmark_network("cuba", N_CUBA, "cuda_standalone",
                                       build_dir=str(tmp_path / "cuba"))

@@ -169,6 +169,7 @@ def test_labelling_and_classification_follow_the_paper():
 FIGURES = ("receptive_fields.png", "confusion_matrix.png")
 
 
+@pytest.mark.long
 @pytest.mark.standalone
 def test_quick_run_beats_chance(run_example):
     m, _ = run_example("diehl_cook_2015", "--quick", files=FIGURES)

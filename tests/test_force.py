@@ -123,6 +123,7 @@ def _run_example(run_example, *flags):
     return m
 
 
+@pytest.mark.long
 def test_quick_example_learns_sine(run_example):
     m = _run_example(run_example, "--quick")
     # measured (N = 500, RLS 0.5-2 s, test 2-3 s): sine 0.021 after training, best shift 0.021

@@ -152,6 +152,7 @@ def test_finetuned_network_runs_the_same_in_brainkit_brian2_and_lava(tmp_path):
     assert task.score(tr.o, batch) == e["accuracy_lif_brian2"]
 
 
+@pytest.mark.long
 @pytest.mark.standalone
 def test_a_rotator_network_trains_finetunes_and_exports_end_to_end(tmp_path):
     """Nothing in training or export is theta-specific: ``brainkit train xor --neuron rotator``,

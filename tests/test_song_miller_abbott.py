@@ -2,10 +2,11 @@
 Poisson inputs of one conductance-based LIF makes the weight distribution bimodal (Song,
 Miller & Abbott 2000, Fig. 2).
 
-Quick (default run, cpp_standalone; 36 s of CPU, most of it the compile): the ``--quick`` run
-(60 s, amplitudes x 5) writes its metrics and plot, and its weights spread from the uniform
-start toward the bounds.  Long (2000 s with the paper's amplitudes, 5-8 min): the full run ends
-bimodal, with weights gathered at both bounds and a moderate output rate.
+Default run: a seeded 1 s run on the runtime backend, twice, learns the same weights chunk
+by chunk.  Long: the ``--quick`` run (cpp_standalone, 60 s with amplitudes x 5; 36 s of CPU,
+most of it the compile) spreads its weights from the uniform start toward the bounds; the full
+run (2000 s with the paper's amplitudes, 5-8 min) ends bimodal, with weights gathered at both
+bounds and a moderate output rate.
 """
 
 
@@ -24,6 +25,7 @@ def _check_metrics_are_consistent(m):
     assert np.isclose(m["initial_bimodal_fraction"], 0.2, atol=0.04)  # uniform start
 
 
+@pytest.mark.long
 @pytest.mark.standalone
 def test_quick_run_spreads_the_weights_toward_the_bounds(run_example):
     m, _ = run_example("song_miller_abbott_2000", "--quick", files=FIGURES)

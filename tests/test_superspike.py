@@ -195,6 +195,7 @@ QUICK_FACTOR = {"single": 1.6, "hidden": 2.5}
 FULL_FACTOR = {"single": 3.0, "hidden": 2.5}
 
 
+@pytest.mark.long
 def test_quick_example_learns_the_target(run_example):
     m, _ = run_example("superspike", "--quick", files=("superspike.png",))
     assert m["epochs"] == 200
