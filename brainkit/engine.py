@@ -33,6 +33,7 @@ import weakref
 from contextlib import contextmanager
 from typing import Any, Dict, Optional
 
+from . import build_cache
 from .backends import find_cuda, new_device, require_gpu
 
 __all__ = ["StandaloneEngine", "compile_prefs", "cuda_prefs", "runtime_device", "synapse_clock"]
@@ -202,6 +203,9 @@ class StandaloneEngine:
         Whether the project was written, and compiled (a binary ``project_dir/main`` exists).
     compile_s, run_s : float or None
         Seconds the build (code generation and compiler) and the last run of the binary took.
+    cache_hit : bool
+        Whether the build took its binary from :mod:`brainkit.build_cache` (cpp_standalone:
+        the same generated code was compiled before) instead of the compiler.
     """
 
     def __init__(self, backend: str = "cpp_standalone", directory: Optional[str] = None,
@@ -216,6 +220,7 @@ class StandaloneEngine:
         self.compiled = False
         self.compile_s: Optional[float] = None
         self.run_s: Optional[float] = None
+        self.cache_hit = False
 
     @contextmanager
     def compiling(self, compile: bool = True):
@@ -245,7 +250,10 @@ class StandaloneEngine:
                 compile_prefs()
                 yield self.device
                 t0 = time.perf_counter()
-                self.device.build(directory=self.project_dir, compile=compile, run=False)
+                if self.backend == "cpp_standalone":
+                    self._build_cached(compile)
+                else:
+                    self.device.build(directory=self.project_dir, compile=compile, run=False)
             self.generated = True
             self.compiled = bool(compile)
             if compile:
@@ -259,6 +267,21 @@ class StandaloneEngine:
             raise
         finally:
             reset_device(previous)
+
+    def _build_cached(self, compile: bool) -> None:
+        """Generate the project, then take its binary from :mod:`brainkit.build_cache` where
+        the same code was compiled before (``cache_hit``), else compile and keep it there."""
+        from brian2.codegen.cpp_prefs import get_compiler_and_args
+
+        self.device.build(directory=self.project_dir, compile=False, run=False)
+        if not compile:
+            return
+        key = build_cache.project_key(self.project_dir)
+        self.cache_hit = build_cache.fetch(key, self.project_dir)
+        if not self.cache_hit:
+            compiler, _ = get_compiler_and_args()
+            self.device.compile_source(self.project_dir, compiler, False, False)
+            build_cache.store(key, self.project_dir)
 
     def run(self, run_args: Optional[Dict[Any, Any]] = None, with_output: bool = False) -> None:
         """Run the compiled binary once.  ``run_args`` maps ``group.variable`` views or

@@ -1,5 +1,5 @@
-"""Shared test setup: Brian2 standalone builds go to a per-session temporary folder; the
-``run_example`` fixture runs an example script."""
+"""Shared test setup: Brian2 standalone builds go to a per-session temporary folder, without
+the binary cache; the ``run_example`` fixture runs an example script."""
 
 import json
 import os
@@ -15,14 +15,19 @@ matplotlib.use("Agg")
 
 @pytest.fixture(scope="session", autouse=True)
 def _build_root(tmp_path_factory):
+    """Builds go to a session folder, and every test compiles (the binary cache is off, so
+    that tests of compiling, such as Ctrl-C during a compile, see one; test_build_cache.py
+    turns it on for itself)."""
     root = tmp_path_factory.mktemp("brainkit-builds")
-    old = os.environ.get("BRAINKIT_BUILD_ROOT")
+    old = {k: os.environ.get(k) for k in ("BRAINKIT_BUILD_ROOT", "BRAINKIT_BUILD_CACHE")}
     os.environ["BRAINKIT_BUILD_ROOT"] = str(root)
+    os.environ["BRAINKIT_BUILD_CACHE"] = "off"
     yield root
-    if old is None:
-        os.environ.pop("BRAINKIT_BUILD_ROOT", None)
-    else:
-        os.environ["BRAINKIT_BUILD_ROOT"] = old
+    for k, v in old.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
 
 
 @pytest.fixture
