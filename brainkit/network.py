@@ -160,6 +160,9 @@ class Network:
         self.sources: Dict[str, Source] = {}
         self.connections: Dict[str, Connection] = {}
         self.recordings: List[tuple] = []
+        self.poisson_inputs: Dict[str, Dict[str, Any]] = {}  # poisson_input(), by name
+        self.regular: Dict[str, Dict[str, Any]] = {}  # run_regularly(), by name
+        self.factories: Dict[str, Any] = {}  # add(), by name
         self._built = None  # standalone: (engine, objects, duration)
         self._baked: Optional[Dict[Any, np.ndarray]] = None  # values compiled into the binary
         self.last_run_args: List[str] = []  # what the last standalone run passed
@@ -364,20 +367,29 @@ class Network:
 
     def record(self, target: str, what: Union[str, Sequence[str]] = "spikes", indices=True,
                dt=None) -> None:
-        """Record spikes or state variables of ``target`` (a population or source).
+        """Record spikes, the population rate or state variables of ``target`` (a
+        population, a source, or a connection's name such as ``'inp->exc'``).
 
         Parameters
         ----------
         what : str or list of str
-            ``'spikes'``, or names of the population's variables (checked here; the
-            variables a connection adds, such as ``g_c0``, when the network is built).
+            ``'spikes'`` (a Brian2 ``SpikeMonitor``: ``Results.spikes``), ``'rate'`` (a
+            ``PopulationRateMonitor`` of all the neurons: ``Results.population_rates``), or
+            names of the population's variables (checked here; the variables a connection
+            adds, such as ``g_c0``, when the network is built).  For a connection: its
+            synaptic variables (a ``StateMonitor`` on the Synapses, ``Results.traces[name]``);
+            ``'w'`` is the weight whatever its internal name (``w_syn`` where the neuron model
+            owns a ``w``).
         indices : True or int or sequence of int
-            The neurons recorded (True: all).  Spikes of the others are left out of the
+            The neurons recorded (True: all); for a connection, the synapses (indices into its
+            ``i``, ``j``).  Spikes of the others are left out of the
             results, which keep each neuron's own index in ``target`` (not renumbered from 0
             as a Brian2 ``SpikeMonitor`` of a subgroup would).
         dt : Quantity, optional
             Sampling step of state variables (default: the network's ``dt``).
         """
+        if target in self.connections:
+            return self._record_connection(target, what, indices, dt)
         n = self.size(target)
         if indices is not True:
             idx = np.asarray(indices).reshape(-1)
@@ -390,9 +402,168 @@ class Network:
             indices = idx.astype(int)
         names = [what] if isinstance(what, str) else list(what)
         for w in names:
-            if w != "spikes" and target in self.populations:
+            if w not in ("spikes", "rate") and target in self.populations:
                 self._check_recordable(self.populations[target], w)
             self.recordings.append((target, w, indices, dt))
+
+    def _record_connection(self, name: str, what, indices, dt) -> None:
+        """``record()`` of synaptic variables of connection ``name`` (checked at build)."""
+        n_syn = len(self.connections[name].i)
+        if indices is True:
+            idx = np.arange(n_syn)
+        else:
+            idx = np.asarray(indices).reshape(-1)
+            if idx.size == 0 or not np.issubdtype(idx.dtype, np.integer):
+                raise NetworkError(f"record('{name}'): indices must be True or synapse indices "
+                                   f"(integers), got {indices!r}")
+            if idx.min() < 0 or idx.max() >= n_syn:
+                raise NetworkError(f"record('{name}'): synapse indices must lie in "
+                                   f"[0, {n_syn}), got values from {idx.min()} to {idx.max()}")
+        names = [what] if isinstance(what, str) else list(what)
+        for w in names:
+            if w in ("spikes", "rate"):
+                raise NetworkError(f"record('{name}', '{w}'): '{name}' is a connection; record "
+                                   f"'{w}' of its populations, or its synaptic variables")
+            self.recordings.append((name, w, idx.astype(int), dt))
+
+    def poisson_input(self, target: str, var: str, N: int, rate, weight,
+                      when: str = "synapses", order: int = 0,
+                      name: Optional[str] = None) -> str:
+        """Add ``N`` independent Poisson inputs of ``rate`` to variable ``var`` of population
+        (or source) ``target``: Brian2's ``PoissonInput(target, var, N, rate, weight)``,
+        which adds ``weight`` times a binomial number of spikes to ``var`` every step.
+
+        Parameters
+        ----------
+        target : str
+            Population or source.
+        var : str
+            Its variable that receives the input (e.g. ``'v'``; checked at build).
+        N : int
+            Number of inputs.
+        rate : Quantity (Hz)
+            Rate of every input, fixed when the network is built (a compiled binary has it
+            as a constant; change it with a new Network).
+        weight : Quantity or str
+            Added per input spike, in ``var``'s unit, or a Brian2 expression in the target's
+            variables and parameters (``'0.5*mV'``, ``'w0*(1 + 0.1*i)'``).
+        when, order : str, int
+            Scheduling slot, as in Brian2 (default ``'synapses'``).
+        name : str, optional
+            Defaults to ``'<target>.<var>'`` (numbered if taken).
+
+        Returns
+        -------
+        str : the name.
+        """
+        from brian2 import Hz
+        from brian2.units.fundamentalunits import have_same_dimensions
+
+        self.size(target)
+        self._check_built(f"poisson_input('{target}')")
+        n = _count(N, f"poisson_input('{target}'): N")
+        if not have_same_dimensions(rate, Hz) or np.ndim(rate) != 0 or float(rate) < 0:
+            raise NetworkError(f"poisson_input('{target}'): rate must be one rate >= 0 in Hz, "
+                               f"got {rate!r}")
+        if float(rate * self.dt) > 1:
+            raise NetworkError(f"poisson_input('{target}'): rate*dt = {float(rate * self.dt)}"
+                               " > 1; use a smaller dt or rate")
+        if not isinstance(weight, str) and np.ndim(weight) != 0:
+            raise NetworkError(f"poisson_input('{target}'): weight must be one value or a "
+                               f"Brian2 expression, got shape {np.shape(weight)}")
+        name = self._new_name(name, f"{target}.{var}", self.poisson_inputs)
+        self.poisson_inputs[name] = dict(target=target, var=var, N=n, rate=rate, weight=weight,
+                                         when=when, order=order)
+        return name
+
+    def run_regularly(self, target: str, code: str, dt=None, when: str = "start",
+                      order: int = 0, name: Optional[str] = None) -> str:
+        """Run Brian2 ``code`` on population (or source) ``target`` every ``dt``: Brian2's
+        ``group.run_regularly(code, dt=dt, when=when, order=order)``.
+
+        Parameters
+        ----------
+        target : str
+            Population or source.
+        code : str
+            Statements in the group's variables and parameters (``'v = E_L'``,
+            ``'I_ext = 0.5*nA*rand()'``); checked by Brian2 when the network runs.
+        dt : Quantity, optional
+            Interval (default: every step of the network's dt).
+        when, order : str, int
+            Scheduling slot, as in Brian2 (default ``'start'``).
+        name : str, optional
+            Defaults to ``'<target>.regularly'`` (numbered if taken).
+
+        Returns
+        -------
+        str : the name.
+        """
+        from brian2 import second
+        from brian2.units.fundamentalunits import have_same_dimensions
+
+        self.size(target)
+        self._check_built(f"run_regularly('{target}')")
+        if not isinstance(code, str) or not code.strip():
+            raise NetworkError(f"run_regularly('{target}'): code must be Brian2 statements "
+                               f"(a non-empty string), got {code!r}")
+        if dt is not None and (not have_same_dimensions(dt, second) or float(dt) <= 0):
+            raise NetworkError(f"run_regularly('{target}'): dt must be a time > 0, got {dt!r}")
+        name = self._new_name(name, f"{target}.regularly", self.regular)
+        self.regular[name] = dict(target=target, code=code, dt=dt, when=when, order=order)
+        return name
+
+    def add(self, factory, name: Optional[str] = None) -> str:
+        """Add Brian2 objects made by ``factory(objects)`` when the network is built: anything
+        Brian2 has (monitors, Synapses, NeuronGroups, ``network_operation``).
+
+        ``objects`` maps every population, source and connection name to its built Brian2
+        ``NeuronGroup`` / ``SpikeGeneratorGroup`` / ``Synapses`` (built anew for every runtime
+        run, once for cpp_standalone).  The factory returns one Brian2 object, a list or a
+        dict of them; they run with the network.  The monitors among them are read back into
+        ``Results.extra[name]`` in the same structure (copies with units, see
+        :func:`brainkit.results.read_monitor`): e.g. ``lambda o: brian2.StateMonitor(
+        o['exc'], 'v', record=0)`` gives ``res.extra[name]['v']``.
+
+        A ``NetworkOperation`` (a Python function run every step) works only on the runtime
+        backend; on a standalone backend it is a :class:`NetworkError`, as Brian2 refuses it.
+
+        Parameters
+        ----------
+        factory : callable
+            ``factory(objects) -> object | list | dict``.
+        name : str, optional
+            Key of ``Results.extra``; defaults to the factory's ``__name__`` (numbered if
+            taken).
+
+        Returns
+        -------
+        str : the name.
+        """
+        if not callable(factory):
+            raise NetworkError(f"add(): factory must be callable (objects -> Brian2 objects), "
+                               f"got {factory!r}")
+        self._check_built("add()")
+        base = getattr(factory, "__name__", "extra")
+        name = self._new_name(name, "extra" if base == "<lambda>" else base, self.factories)
+        self.factories[name] = factory
+        return name
+
+    def _new_name(self, name, default, taken) -> str:
+        if name is not None:
+            if name in taken:
+                raise NetworkError(f"the name '{name}' is taken already")
+            return name
+        name, k = default, 1
+        while name in taken:
+            k += 1
+            name = f"{default}{k}"
+        return name
+
+    def _check_built(self, what: str) -> None:
+        if self._built is not None:
+            raise NetworkError(f"{what}: this network is compiled already; its structure "
+                               "cannot change")
 
     def _check_recordable(self, pop: Population, var: str) -> None:
         """A NetworkError unless ``var`` is a variable of ``pop``'s model, its input or
@@ -584,12 +755,30 @@ class Network:
                 self._population(c.pre)
         for pop in self.populations.values():
             objs["groups"][pop.name] = self._neuron_group(pop, objs["timed"], uid)
+        renames = {}
         for c in self.connections.values():
-            objs["synapses"][c.name], objs["weight_var"][c.name] = self._build_synapses(
+            objs["synapses"][c.name], renames[c.name] = self._build_synapses(
                 c, objs["groups"], uid)
+            objs["weight_var"][c.name] = renames[c.name].get("w", "w")
         for target, what, indices, rec_dt in self.recordings:
+            if target in self.connections:
+                S = objs["synapses"][target]
+                var = renames[target].get(what, what)
+                if var not in S.variables or var.startswith("_") or var in ("i", "j"):
+                    user = {v: k for k, v in renames[target].items()}
+                    own = sorted({user.get(v, v) for v in S.equations.names} | {"delay"})
+                    raise NetworkError(f"record('{target}', '{what}'): connection '{target}' "
+                                       f"has no synaptic variable '{what}' (variables: "
+                                       f"{', '.join(own)})")
+                kw = {"dt": rec_dt} if rec_dt is not None else {}
+                mon = brian2.StateMonitor(S, var, record=indices,
+                                          name=f"trace_syn_{uid}*", **kw)
+                objs["monitors"].append((target, what, mon))
+                continue
             g = objs["groups"][target]
-            if what == "spikes":
+            if what == "rate":
+                mon = brian2.PopulationRateMonitor(g, name=f"rate_{target}_{uid}*")
+            elif what == "spikes":
                 if indices is not True:  # Results.collect keeps only these neurons' spikes
                     objs["spike_indices"][target] = indices
                     if isinstance(g, brian2.NeuronGroup):  # the smallest subgroup with them
@@ -607,7 +796,56 @@ class Network:
             objs["monitors"].append((target, what, mon))
         objs["all"] = (list(objs["groups"].values()) + list(objs["synapses"].values())
                        + [m for _, _, m in objs["monitors"]])
+        seen = {id(o) for o in objs["all"]}
+        for o in self._build_extras(objs, uid):  # a factory may return a built group too
+            if id(o) not in seen:
+                seen.add(id(o))
+                objs["all"].append(o)
         return objs
+
+    def _build_extras(self, objs, uid) -> List[Any]:
+        """The PoissonInputs, run_regularly operations and ``add()`` objects (those also go
+        into ``objs['extra']`` by name)."""
+        import brian2
+        from brian2.units.fundamentalunits import DimensionMismatchError
+
+        out = []
+        for pname, p in self.poisson_inputs.items():
+            g = objs["groups"][p["target"]]
+            if p["var"] not in g.variables:
+                raise NetworkError(f"poisson_input '{pname}': '{p['target']}' has no variable "
+                                   f"'{p['var']}'")
+            try:
+                out.append(brian2.PoissonInput(g, p["var"], p["N"], p["rate"], p["weight"],
+                                               when=p["when"], order=p["order"]))
+            except (DimensionMismatchError, ValueError, KeyError, TypeError) as exc:
+                msg = str(exc).replace("\n", " ")
+                raise NetworkError(f"poisson_input '{pname}' on '{p['target']}': {msg}") from None
+        for k, (rname, r) in enumerate(self.regular.items()):
+            g = objs["groups"][r["target"]]
+            try:
+                g.run_regularly(r["code"], dt=r["dt"], when=r["when"], order=r["order"],
+                                name=f"{g.name}_regularly_{k}")
+            except Exception as exc:  # noqa: BLE001
+                msg = str(exc).replace("\n", " ")
+                raise NetworkError(f"run_regularly '{rname}' on '{r['target']}': {msg}") \
+                    from None
+        built = {**objs["groups"], **objs["synapses"]}
+        objs["extra"] = {}
+        for fname, factory in self.factories.items():
+            made = factory(dict(built))
+            items = _flatten(made)
+            for obj in items:
+                if not isinstance(obj, brian2.BrianObject):
+                    raise NetworkError(f"add('{fname}'): the factory returned {obj!r}, not a "
+                                       "Brian2 object")
+                if isinstance(obj, brian2.NetworkOperation) and self.backend != "runtime":
+                    raise NetworkError(
+                        f"add('{fname}'): a network_operation (Python code every step) runs "
+                        f"only on the runtime backend, not {self.backend}")
+            objs["extra"][fname] = made
+            out += items
+        return out
 
     def _neuron_group(self, pop: Population, timed: Dict[str, Any], uid):
         """The NeuronGroup of ``pop``: the model's equations, its input composed as
@@ -730,7 +968,7 @@ class Network:
                              + f"): {exc}", syn.path) from exc
         if c.delay is not None:
             S.delay = c.delay
-        return S, renamed.get("w", "w")
+        return S, renamed
 
     # ------------------------------------------------------------------ run values
     def _settings(self, objs, weights, init, rates, I_ext,
@@ -969,6 +1207,15 @@ def _renewal_group(src: Source, dt, uid):
     for _ in range(k):
         g.L_next = "L_next - log(1 - rand())/k_order"
     return g
+
+
+def _flatten(made) -> List[Any]:
+    """The objects of an ``add()`` factory's result (one object, a list/tuple or a dict)."""
+    if isinstance(made, dict):
+        return [o for v in made.values() for o in _flatten(v)]
+    if isinstance(made, (list, tuple)):
+        return [o for v in made for o in _flatten(v)]
+    return [made]
 
 
 def _count(n, what: str) -> int:
