@@ -3,8 +3,8 @@
 Fast test: a few simulated seconds on Brian2's runtime backend (no compile): the script writes
 its metrics and plot, the network fires at the paper's low rates, the weights stay in
 [0, w_max], and the pairings the compiled loop detected are exactly those found offline in
-the recorded spikes of i and j (0 < t_j - t_i <= 10 ms), every reward following one of them
-by 1-3 s.
+the recorded spikes of i and j (0 < t_j - t_i < 20 ms, the window of the paper's code), every
+reward following one of them by 1-3 s.
 Long tests: the quick mode (cpp_standalone, 300 s), where each reward must raise the chosen
 synapse more than the others, and the full mode (the paper's hour), where the chosen synapse
 must end near w_max, above 99 % of the excitatory weights (the paper's Fig. 1; not run here).
@@ -38,17 +38,22 @@ def test_fast_runtime_loop_matches_offline_pairings(run_example):
 
 @pytest.mark.long
 def test_quick_mode_rewards_credit_the_chosen_synapse(run_example):
-    """300 s with the paper's parameters (measured: seed 1, 7 rewards, each raised the chosen
-    synapse, 0 -> 0.74 mV, median 0.89 mV; seed 2, 3 rewards, each raised it, 0 -> 0.28 mV,
-    median 0.92 mV; mean gain per reward 0.12 / 0.10 mV, random synapses -0.0005 / 0.006).  Five simulated
-    minutes are too few for the chosen synapse to pass the median (the paper needs an hour):
-    what is reliable is the credit assignment, each reward raising the chosen synapse more
-    than the others, and the other weights staying low."""
+    """300 s with the paper's parameters (measured with the code's timing, seed 1: 6 rewards,
+    each raised the chosen synapse, by 0.13 mV on average, 20 random synapses by -0.027 mV;
+    0 -> 0.71 mV, median 0.87 mV, 0.4 % above w_max/2).  Five simulated minutes are too few
+    for the chosen synapse to pass the median (the paper needs an hour): what is reliable is
+    the credit assignment, each reward raising the chosen synapse more than the others, and
+    the other weights staying low.  A reward lowers a random synapse a little on average (its
+    eligibility is negative on average: the code's LTD, A- = 1.5 A+ at the nearest pair, is
+    the larger), which is no credit to it: the others' gain counts against the chosen one's
+    only when positive (the first version compared with its absolute value, -0.0005 mV
+    then, with the LTD 5 % too weak)."""
     m = _run(run_example, "--quick")
     _check_common(m)
     assert m["rewards"] >= 2
     assert m["reward_gain_chosen_mV"] > 0.02
-    assert m["reward_gain_chosen_mV"] > 5 * abs(m["reward_gain_others_mV"])
+    assert m["reward_gain_chosen_mV"] > 5 * max(m["reward_gain_others_mV"], 0.0)
+    assert m["reward_gain_others_mV"] < 0.02
     assert m["rewards_raising_chosen"] >= 0.8 * m["rewards"]
     assert m["target_weight_mV"] > 0.1  # from 0 mV
     assert m["fraction_exc_weights_above_half_w_max"] < 0.05
@@ -56,6 +61,18 @@ def test_quick_mode_rewards_credit_the_chosen_synapse(run_example):
 
 @pytest.mark.long
 def test_full_mode_chosen_synapse_reaches_w_max(run_example):
+    """The paper's hour: the chosen synapse at the end within 10 % of w_max and above 99 % of
+    the excitatory weights (a weight tied with it at w_max does not count against it).  The
+    bar is the paper's Fig. 1 as its code produces it: a numpy port of dastdp.m ends (seed 2)
+    at 3.95 mV, 99.5th percentile, with ~1 % of the weights above 3.5 mV and < 0.1 % at w_max;
+    the same port with seed 1 ends at 2.70 mV (97.5th): the outcome depends on the seed in
+    the code too.  Measured here with the code's timing (seed 1, 46 min wall): the chosen
+    synapse came within 10 % of w_max at 1138 s and sat at w_max most of the rest of the hour,
+    but ended at 3.54 mV =
+    0.886 w_max, 98.0th percentile, after a dip in the last seconds (median 0.32 mV, 8.4 %
+    above w_max/2): this test fails there.  The first version (its timing 1 ms off the
+    code's, LTD 5 % too weak, 10 ms window) ended at 3.92 mV, 96.6th percentile (median
+    0.40 mV, 13 % above w_max/2).  See the example's docstring."""
     m = _run(run_example, timeout=4 * 3600)  # one simulated hour: ~40 CPU-minutes
     _check_common(m)
     assert m["target_weight_fraction"] > 0.9
