@@ -25,6 +25,7 @@ spikes) is fixed once built; changing it needs a new :class:`Network`.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import re
@@ -657,7 +658,8 @@ class Network:
             if seed is not None:
                 brian2.seed(seed)
             t0 = time.perf_counter()
-            net.run(duration, report=report)
+            with _named_errors(objects):
+                net.run(duration, report=report)
             self.timings = {"run": time.perf_counter() - t0}
             return Results.collect(self, objects)
 
@@ -696,7 +698,8 @@ class Network:
                            if not isinstance(s.value, str)}
             if self.backend == "cpp_standalone":
                 brian2.get_device().insert_code("main", _RESEED)
-            brian2.Network(objects["all"]).run(duration, report=report)
+            with _named_errors(objects):
+                brian2.Network(objects["all"]).run(duration, report=report)
         self._built = (engine, objects, duration)
         self.timings = {"compile": engine.compile_s}
 
@@ -810,6 +813,7 @@ class Network:
         from brian2.units.fundamentalunits import DimensionMismatchError
 
         out = []
+        who = objs.setdefault("who", {})  # Brian2 name -> what the user called it
         for pname, p in self.poisson_inputs.items():
             g = objs["groups"][p["target"]]
             if p["var"] not in g.variables:
@@ -818,14 +822,16 @@ class Network:
             try:
                 out.append(brian2.PoissonInput(g, p["var"], p["N"], p["rate"], p["weight"],
                                                when=p["when"], order=p["order"]))
+                who[out[-1].name] = f"poisson_input '{pname}' on '{p['target']}'"
             except (DimensionMismatchError, ValueError, KeyError, TypeError) as exc:
                 msg = str(exc).replace("\n", " ")
                 raise NetworkError(f"poisson_input '{pname}' on '{p['target']}': {msg}") from None
         for k, (rname, r) in enumerate(self.regular.items()):
             g = objs["groups"][r["target"]]
             try:
-                g.run_regularly(r["code"], dt=r["dt"], when=r["when"], order=r["order"],
-                                name=f"{g.name}_regularly_{k}")
+                op = g.run_regularly(r["code"], dt=r["dt"], when=r["when"], order=r["order"],
+                                     name=f"{g.name}_regularly_{k}")
+                who[op.name] = f"run_regularly '{rname}' on '{r['target']}'"
             except Exception as exc:  # noqa: BLE001
                 msg = str(exc).replace("\n", " ")
                 raise NetworkError(f"run_regularly '{rname}' on '{r['target']}': {msg}") \
@@ -844,6 +850,7 @@ class Network:
                         f"add('{fname}'): a network_operation (Python code every step) runs "
                         f"only on the runtime backend, not {self.backend}")
             objs["extra"][fname] = made
+            who.update({obj.name: f"add('{fname}')" for obj in items if obj.name not in who})
             out += items
         return out
 
@@ -1207,6 +1214,24 @@ def _renewal_group(src: Source, dt, uid):
     for _ in range(k):
         g.L_next = "L_next - log(1 - rand())/k_order"
     return g
+
+
+@contextlib.contextmanager
+def _named_errors(objects):
+    """Brian2's errors in a ``poisson_input``, ``run_regularly`` or ``add()`` object (found
+    when the network runs, e.g. an unknown name in the code) as a one-line NetworkError
+    naming it as the user did; other errors pass unchanged."""
+    from brian2.core.base import BrianObjectException
+
+    try:
+        yield
+    except BrianObjectException as exc:
+        what = objects.get("who", {}).get(getattr(exc, "_brian_objname", None))
+        if what is None:
+            raise
+        cause = exc.__cause__ if exc.__cause__ is not None else exc
+        msg = " ".join(str(cause).split())
+        raise NetworkError(f"{what}: {msg}") from exc
 
 
 def _flatten(made) -> List[Any]:

@@ -216,6 +216,17 @@ def test_run_regularly_code_errors_name_the_population():
         net.run_regularly("exc", "v = E_L", dt=3 * mV)
     with pytest.raises(NetworkError, match=r"no population or source named 'inh'"):
         net.run_regularly("inh", "v = E_L")
+    net.run_regularly("exc", "v = nothing*mV", name="reset")
+    with pytest.raises(NetworkError, match=r"^run_regularly 'reset' on 'exc': .*\"nothing\""):
+        net.run(1 * ms)
+
+
+def test_poisson_input_weight_expression_errors_name_it():
+    net = Network(dt=0.1 * ms, backend="runtime")
+    net.population("exc", "lif", 3)
+    net.poisson_input("exc", "v", 10, 5 * Hz, "w_unknown*mV")
+    with pytest.raises(NetworkError, match=r"^poisson_input 'exc.v' on 'exc': .*w_unknown"):
+        net.run(1 * ms)
 
 
 # ------------------------------------------------------------ 5. any Brian2 object
