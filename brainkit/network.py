@@ -21,6 +21,12 @@ initial values passed as ``run_args`` (only those that differ from the compiled-
 values given as expressions of other variables are re-evaluated for the new numbers).
 Structure (populations, connection indices, duration, recorded variables, spike-generator
 spikes) is fixed once built; changing it needs a new :class:`Network`.
+
+Brian2's own objects are part of the description and built with the rest:
+``record(pop, 'rate')`` (a ``PopulationRateMonitor``), ``record('pre->post', 'w')`` (a
+``StateMonitor`` on the Synapses), :meth:`Network.poisson_input` (``PoissonInput``),
+:meth:`Network.run_regularly` and, for anything else Brian2 has, :meth:`Network.add` with a
+factory called on the built objects (its monitors read back into ``Results.extra``).
 """
 
 from __future__ import annotations
@@ -375,7 +381,8 @@ class Network:
         ----------
         what : str or list of str
             ``'spikes'`` (a Brian2 ``SpikeMonitor``: ``Results.spikes``), ``'rate'`` (a
-            ``PopulationRateMonitor`` of all the neurons: ``Results.population_rates``), or
+            ``PopulationRateMonitor`` of all the neurons: ``Results.population_rates``; a
+            model variable named ``rate`` is then recorded through :meth:`add`), or
             names of the population's variables (checked here; the variables a connection
             adds, such as ``g_c0``, when the network is built).  For a connection: its
             synaptic variables (a ``StateMonitor`` on the Synapses, ``Results.traces[name]``);
@@ -402,6 +409,9 @@ class Network:
                                    f"values from {idx.min()} to {idx.max()}")
             indices = idx.astype(int)
         names = [what] if isinstance(what, str) else list(what)
+        if "rate" in names and indices is not True:
+            raise NetworkError(f"record('{target}', 'rate'): the population rate is of all "
+                               "its neurons; record it without indices")
         for w in names:
             if w not in ("spikes", "rate") and target in self.populations:
                 self._check_recordable(self.populations[target], w)

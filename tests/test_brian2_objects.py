@@ -116,6 +116,7 @@ def test_all_synapses_recorded_every_step():
 @pytest.mark.parametrize("args, message", [
     (("src->exc", "w", [20]), r"record\('src->exc'\): synapse indices must lie in \[0, 20\)"),
     (("src->exc", "rate", True), r"'src->exc' is a connection"),
+    (("exc", "rate", [0, 1]), r"record\('exc', 'rate'\): the population rate is of all"),
 ])
 def test_recording_a_connection_wrongly_is_a_one_line_error(args, message):
     net = _stdp_net()
