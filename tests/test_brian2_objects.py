@@ -292,12 +292,12 @@ def _everything(backend):
     return net
 
 
-def _check_poisson_counts(res, rate_dt=200 * 0.1e-3):
+def _check_poisson_counts(res, p=200 * 0.1e-3):  # p = rate * dt
     steps = np.diff(np.asarray(res.traces["drive"]["I_ext"] / pA), axis=1)
     np.testing.assert_allclose(steps, np.round(steps), atol=1e-6)  # whole input spikes
     assert steps.min() >= 0
     mean = steps.mean()  # expected 50 * 200 Hz * 0.1 ms = 1 per step
-    assert abs(mean - 50 * rate_dt) < 0.1, mean
+    assert abs(mean - 50 * p) < 0.1, mean
 
 
 def test_all_of_it_runs_the_same_on_cpp_standalone():
