@@ -34,9 +34,23 @@ def spec_from_network(net, metadata: Optional[Dict[str, Any]] = None) -> Network
     """Describe a (built or not) :class:`brainkit.Network` as a :class:`NetworkSpec`:
     populations with their model's equations and parameters, spike/Poisson sources as inputs
     (their spikes or rates in ``InputSpec.parameters``), connections as dense (n_pre, n_post)
-    weight matrices in SI units."""
+    weight matrices in SI units.  What a network file cannot hold (delays, renewal sources,
+    stimulus currents, Brian2 objects added with ``poisson_input``, ``run_regularly`` or
+    ``add``) is refused with a :class:`NetworkFileError` naming it, never left out."""
     from brian2 import Quantity
 
+    lost = [f"connection '{n}': delays" for n, c in net.connections.items()
+            if c.delay is not None and np.any(np.asarray(c.delay, dtype=float) != 0)]
+    lost += [f"source '{n}': a {s.kind} source" for n, s in net.sources.items()
+             if s.kind not in ("spikes", "poisson")]
+    lost += [f"population '{n}': a stimulus current" for n, p in net.populations.items()
+             if p.stimulus is not None]
+    for what, objects in (("poisson_input", getattr(net, "poisson_inputs", {})),
+                          ("run_regularly", getattr(net, "regular", {})),
+                          ("add", getattr(net, "factories", {}))):
+        lost += [f"{what} '{n}'" for n in objects]
+    if lost:
+        raise NetworkFileError("a network file cannot hold " + "; ".join(lost))
     spec = NetworkSpec(dt=net.dt, metadata=dict(metadata or {}))
     for name, src in net.sources.items():
         params: Dict[str, Any] = {}

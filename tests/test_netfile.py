@@ -171,3 +171,26 @@ def test_dt_must_be_a_time():
     with pytest.raises(NetworkFileError, match="is not a time"):
         spec.validate()
     NetworkSpec(dt=1e-4 * second).validate()
+
+
+def test_a_network_file_refuses_what_it_cannot_hold():
+    """spec_from_network names every part a network file would lose (not left out)."""
+    from brian2 import nA
+
+    from brainkit import Network
+    from brainkit.netfile import NetworkFileError
+    from brainkit.network_spec import spec_from_network
+
+    net = Network(dt=0.1 * ms, backend="runtime")
+    net.population("exc", "lif", 5)
+    net.poisson_source("inp", 4, rates=10 * Hz)
+    net.connect("inp", "exc", "exp_current", weights=0.1 * nA, delay=2 * ms)
+    net.renewal_source("ren", 3, rates=5 * Hz, order=2)
+    net.current_input("exc", np.zeros(10) * nA)
+    net.run_regularly("exc", "v = clip(v, -80*mV, 0*mV)")
+    with pytest.raises(NetworkFileError) as err:
+        spec_from_network(net)
+    msg = str(err.value)
+    for part in ("connection 'inp->exc': delays", "source 'ren'", "population 'exc': a stimulus",
+                 "run_regularly"):
+        assert part in msg, msg
