@@ -1,8 +1,9 @@
-"""The README's Quick start runs as written (it is the first code a new user tries)."""
+"""The README's Python blocks run as written (the Quick start is the first code a new user tries)."""
 
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 README = Path(__file__).resolve().parents[1] / "README.md"
@@ -19,3 +20,20 @@ def test_quick_start_runs_as_written(tmp_path, monkeypatch):
     assert (tmp_path / "out" / "raster.png").stat().st_size > 0
     assert len(scope["i"]) == len(scope["t"]) > 0
     assert scope["v"].shape[0] == 2
+
+
+def test_brian2_words_block_runs_on_a_network_of_its_names():
+    """The block of *Brian2's own words in a brainkit network*, on a 50-neuron population
+    called "exc" (runtime backend)."""
+    text = README.read_text()
+    section = text.split("## Brian2's own words in a brainkit network", 1)[1]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    setup = ("import brian2\nfrom brian2 import Hz, ms, mV, nA\nimport brainkit as bk\n"
+             "net = bk.Network(dt=0.1 * ms, backend='runtime')\n"
+             "net.population('exc', 'lif', 50)\n")
+    scope = {}
+    exec(compile(setup + code, "README.md: Brian2's own words", "exec"), scope)  # noqa: S102
+    res = scope["res"]
+    assert set(res.population_rates) == {"exc"} and res.extra["mine"]["v"].shape[0] == 1
+    assert res.traces["exc->exc"]["w"].shape[0] == 2
+    assert set(np.unique(res.spikes["exc"][0])) <= {0, 1, 2}
