@@ -7,7 +7,7 @@ the recorded spikes of i and j (0 < t_j - t_i < 20 ms, the window of the paper's
 reward following one of them by 1-3 s.
 Long tests: the quick mode (cpp_standalone, 300 s), where each reward must raise the chosen
 synapse more than the others, and the full mode (the paper's hour), where the chosen synapse
-must end near w_max, above 99 % of the excitatory weights (the paper's Fig. 1; not run here).
+must reach w_max while the other weights stay low (the paper's Fig. 1, as its code gives it).
 """
 
 import pytest
@@ -61,20 +61,24 @@ def test_quick_mode_rewards_credit_the_chosen_synapse(run_example):
 
 @pytest.mark.long
 def test_full_mode_chosen_synapse_reaches_w_max(run_example):
-    """The paper's hour: the chosen synapse at the end within 10 % of w_max and above 99 % of
-    the excitatory weights (a weight tied with it at w_max does not count against it).  The
-    bar is the paper's Fig. 1 as its code produces it: a numpy port of dastdp.m ends (seed 2)
-    at 3.95 mV, 99.5th percentile, with ~1 % of the weights above 3.5 mV and < 0.1 % at w_max;
-    the same port with seed 1 ends at 2.70 mV (97.5th): the outcome depends on the seed in
-    the code too.  Measured here with the code's timing (seed 1, 46 min wall): the chosen
-    synapse came within 10 % of w_max at 1138 s and sat at w_max most of the rest of the
-    hour, but ended at 3.54 mV = 0.886 w_max, 98.0th percentile, after a dip in the last
-    seconds (median 0.32 mV, 8.4 % above w_max/2): this test fails there.  Seed 2: within
-    10 % of w_max at 1868 s, 2.98 mV at the end (98.3rd percentile; median 0.24 mV, 5.0 %
-    above w_max/2, as the port's).  The first version (its timing 1 ms off the
-    code's, LTD 5 % too weak, 10 ms window) ended at 3.92 mV, 96.6th percentile (median
-    0.40 mV, 13 % above w_max/2).  See the example's docstring."""
+    """The paper's hour (Fig. 1): the chosen synapse is potentiated to w_max while the other
+    excitatory weights stay low.  The bar is what the paper's own code gives: a numpy port of
+    dastdp.m, seeds 1 and 2, ends with the chosen synapse at 2.70 mV (97.5th percentile; it
+    had fallen back to 0 at 21 min) and 3.95 mV (99.5th), median weights 0.21 / 0.27 mV,
+    5.1 / 6.4 % of them above w_max/2.  The chosen synapse wanders near w_max once there (each
+    unrewarded pairing and the tonic dopamine times its eligibility move it), so its value at
+    the last instant is no measure: the former bar (> 0.9 w_max and the 99th percentile at the
+    end) failed the paper's code itself for seed 1.  Asked here: it reaches w_max within the
+    hour, ends above 95 % of the excitatory weights, and the rest stay low.
+    Measured with the code's timing (cpp_standalone): seed 1 (46 min wall): within 10 % of
+    w_max at 1138 s, peak 4.0 mV, end 3.54 mV = 0.886 w_max, 98.0th percentile, median
+    0.32 mV, 8.4 % above w_max/2; seed 2 (41 min): 1868 s, peak 4.0 mV, end 2.98 mV (98.3rd;
+    last 5 min median 3.21 mV), median 0.24 mV, 5.0 %.  The first version (its timing 1 ms off
+    the code's, LTD 5 % too weak, a 10 ms window) ended at 3.92 mV, 96.6th percentile, median
+    0.40 mV, 13 % above w_max/2.  See the example's docstring."""
     m = _run(run_example, timeout=4 * 3600)  # one simulated hour: ~40 CPU-minutes
     _check_common(m)
-    assert m["target_weight_fraction"] > 0.9
-    assert m["target_percentile"] > 99.0
+    assert m["target_weight_peak_mV"] >= 0.95 * m["w_max_mV"]
+    assert m["target_first_above_0.9_w_max_s"] < 3000
+    assert m["target_percentile"] > 95.0
+    assert m["median_exc_weight_mV"] < 0.5 and m["fraction_exc_weights_above_half_w_max"] < 0.12
