@@ -12,8 +12,8 @@ run it on Loihi's fixed-point arithmetic (Lava).
 3. Prints the accuracy table: Brian2, Lava floating_pt, Lava fixed_pt, on the same held-out
    trials.
 
-Quick settings by default (about 5 minutes on 2 cores: the training about 170 s, the Loihi
-part about 100 s); ``--full`` uses the full ones.  An
+Quick settings by default (about 3 minutes on 2 idle cores: the training about 120 s, the
+Loihi part about 70 s); ``--full`` uses the full ones.  An
 ``--out`` holding an earlier demo's results is refused unless ``--overwrite`` (which replaces
 them).
 """
