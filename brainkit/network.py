@@ -400,14 +400,7 @@ class Network:
             return self._record_connection(target, what, indices, dt)
         n = self.size(target)
         if indices is not True:
-            idx = np.asarray(indices).reshape(-1)
-            if idx.size == 0 or not np.issubdtype(idx.dtype, np.integer):
-                raise NetworkError(f"record('{target}'): indices must be True or neuron indices "
-                                   f"(integers), got {indices!r}")
-            if idx.min() < 0 or idx.max() >= n:
-                raise NetworkError(f"record('{target}'): indices must lie in [0, {n}), got "
-                                   f"values from {idx.min()} to {idx.max()}")
-            indices = idx.astype(int)
+            indices = _checked_indices(target, indices, n, "neuron")
         names = [what] if isinstance(what, str) else list(what)
         if "rate" in names and indices is not True:
             raise NetworkError(f"record('{target}', 'rate'): the population rate is of all "
@@ -420,22 +413,14 @@ class Network:
     def _record_connection(self, name: str, what, indices, dt) -> None:
         """``record()`` of synaptic variables of connection ``name`` (checked at build)."""
         n_syn = len(self.connections[name].i)
-        if indices is True:
-            idx = np.arange(n_syn)
-        else:
-            idx = np.asarray(indices).reshape(-1)
-            if idx.size == 0 or not np.issubdtype(idx.dtype, np.integer):
-                raise NetworkError(f"record('{name}'): indices must be True or synapse indices "
-                                   f"(integers), got {indices!r}")
-            if idx.min() < 0 or idx.max() >= n_syn:
-                raise NetworkError(f"record('{name}'): synapse indices must lie in "
-                                   f"[0, {n_syn}), got values from {idx.min()} to {idx.max()}")
+        idx = np.arange(n_syn) if indices is True else _checked_indices(name, indices, n_syn,
+                                                                         "synapse")
         names = [what] if isinstance(what, str) else list(what)
         for w in names:
             if w in ("spikes", "rate"):
                 raise NetworkError(f"record('{name}', '{w}'): '{name}' is a connection; record "
                                    f"'{w}' of its populations, or its synaptic variables")
-            self.recordings.append((name, w, idx.astype(int), dt))
+            self.recordings.append((name, w, idx, dt))
 
     def poisson_input(self, target: str, var: str, N: int, rate, weight,
                       when: str = "synapses", order: int = 0,
@@ -1259,6 +1244,20 @@ def _count(n, what: str) -> int:
             or not float(n).is_integer() or n < 1:
         raise NetworkError(f"{what} = {n!r} must be a whole number >= 1")
     return int(n)
+
+
+def _checked_indices(target: str, indices, n: int, kind: str) -> np.ndarray:
+    """``indices`` given to ``record(target, ...)`` as an int array, each in [0, n) (``kind``:
+    'neuron' or 'synapse', for the message)."""
+    idx = np.asarray(indices).reshape(-1)
+    if idx.size == 0 or not np.issubdtype(idx.dtype, np.integer):
+        raise NetworkError(f"record('{target}'): indices must be True or {kind} indices "
+                           f"(integers), got {indices!r}")
+    if idx.min() < 0 or idx.max() >= n:
+        what = "indices" if kind == "neuron" else f"{kind} indices"
+        raise NetworkError(f"record('{target}'): {what} must lie in [0, {n}), got values from "
+                           f"{idx.min()} to {idx.max()}")
+    return idx.astype(int)
 
 
 def _check_delay(name, delay, ii, jj, n_pre, n_post, namespace=None, seed=None):
