@@ -81,6 +81,17 @@ class Population:
     method: Optional[str] = None  # integration method overriding the model's
     external_current: bool = True  # a per-neuron I_ext term (run(I_ext=...))
 
+    @property
+    def per_neuron(self) -> Dict[str, Any]:
+        """The model's parameters given one value per neuron (``params={'tau_m': array}``):
+        constant variables of the group, not names of its namespace."""
+        return {k: v for k, v in self.model.parameters.items() if np.ndim(v) == 1}
+
+    def initial_values(self) -> Dict[str, Any]:
+        """What the group is set to before a run, in order: per-neuron parameters, the
+        model's initial values, the population's ``init``."""
+        return {**self.per_neuron, **self.model.initial, **self.init}
+
 
 @dataclass
 class Source:
@@ -112,6 +123,15 @@ class Connection:
     suffix: str = ""
     shared_weight: bool = False  # one weight for all synapses (a shared Brian2 variable)
     namespace: Dict[str, Any] = field(default_factory=dict)  # names its expressions use
+    pre_start: int = 0  # a subgroup 'pre[a:b]' as the source: its first neuron a
+    post_start: int = 0
+    shape: tuple = (0, 0)  # (neurons of the source, of the target): the subgroups' if given
+
+    @property
+    def local_indices(self):
+        """``(i, j)`` counted from the start of the source and target subgroups (as Brian2's
+        ``Synapses`` of two subgroups numbers them; ``i``, ``j`` otherwise)."""
+        return self.i - self.pre_start, self.j - self.post_start
 
 
 @dataclass
@@ -179,7 +199,10 @@ class Network:
     def population(self, name: str, model: Union[str, Model], n: int, variant: Optional[str] = None,
                    params: Optional[Dict[str, Any]] = None, init: Optional[Dict[str, Any]] = None,
                    method: Optional[str] = None, external_current: bool = True) -> Population:
-        """Add ``n`` neurons of library ``model`` (name or :class:`Model`); ``method``
+        """Add ``n`` neurons of library ``model`` (name or :class:`Model`).  ``params``
+        overrides its parameters (units checked): one value, or one per neuron (an array of
+        ``n``, e.g. heterogeneous ``tau_m``), which becomes a constant variable of the group
+        that ``run(init={name: {'tau_m': ...}})`` can change.  ``method``
         overrides the integration method chosen from the model (see
         :func:`brainkit.equations.integration_methods`).
         ``external_current=False`` leaves out the per-neuron constant current ``I_ext`` (set
@@ -188,10 +211,16 @@ class Network:
         m = load_model(model, variant=variant) if isinstance(model, str) else model
         if m.kind != "neuron":
             raise ModelError(f"model '{m.name}' is a {m.kind} model, not a neuron model", m.path)
+        n = _count(n, f"population '{name}': n")
         if params:
+            for k, v in params.items():
+                if not isinstance(v, str) and np.ndim(v) not in (0, 1) or (
+                        np.ndim(v) == 1 and len(v) != n):
+                    raise NetworkError(f"population '{name}': parameter '{k}' has shape "
+                                       f"{np.shape(v)}; give one value or one per neuron "
+                                       f"({n},)")
             m = m.with_parameters(**params)
-        pop = Population(name, m, _count(n, f"population '{name}': n"), dict(init or {}),
-                         method=method,
+        pop = Population(name, m, n, dict(init or {}), method=method,
                          external_current=bool(external_current))
         self.populations[name] = pop
         return pop
@@ -295,6 +324,12 @@ class Network:
                 namespace: Optional[Dict[str, Any]] = None) -> Connection:
         """Connect ``pre`` to ``post`` with a library synapse model.
 
+        ``pre`` and ``post`` name a population (or, ``pre``, a source) or a contiguous
+        subgroup of it in Brian2's slice notation, ``'exc[0:3200]'``, ``'exc[3200:]'``,
+        ``'exc[5]'``: as for Brian2's ``Synapses(P[:30], Q[10:20])``, indices ``i``, ``j``,
+        conditions, weight matrices and expressions count from the subgroup's first neuron,
+        and the connection is named ``'exc[0:3200]->exc'`` unless ``name`` is given.
+
         Which pairs connect: ``weights`` as an (n_pre, n_post) matrix (its non-zero entries),
         or explicit index arrays ``i``, ``j``, or ``rule`` (``'all_to_all'``, ``'one_to_one'``),
         or a connection probability ``p`` (drawn here with ``seed``, once: the compiled binary
@@ -328,10 +363,11 @@ class Network:
         back.  ``weights`` (at connect and at every run) must then be a scalar, and no
         plasticity rule can change it.
         """
-        npre, npost = self.size(pre), self.size(post)
         name = name or f"{pre}->{post}"
         if name in self.connections:
             raise NetworkError(f"a connection named '{name}' exists already")
+        (pre, pre_start, npre), (post, post_start, npost) = (
+            self._endpoint(x, f"connection '{name}'") for x in (pre, post))
         if post not in self.populations:
             raise NetworkError(f"connection '{name}': target '{post}' is not a population")
         syn = load_model(synapse) if isinstance(synapse, str) else synapse
@@ -365,9 +401,10 @@ class Network:
                                "weight and no plasticity rule (got "
                                + ("plasticity '" + plast.name + "'" if plast is not None else
                                   f"weights of shape {np.shape(weights)}") + ")")
-        conn = Connection(name, pre, post, syn, plast, ii, jj, weights, delay,
-                          suffix=f"_c{len(self.connections)}", shared_weight=bool(shared_weight),
-                          namespace=dict(namespace or {}))
+        conn = Connection(name, pre, post, syn, plast, ii + pre_start, jj + post_start,
+                          weights, delay, suffix=f"_c{len(self.connections)}",
+                          shared_weight=bool(shared_weight), namespace=dict(namespace or {}),
+                          pre_start=pre_start, post_start=post_start, shape=(npre, npost))
         self._check_weights(conn, weights)
         self.connections[name] = conn
         return conn
@@ -376,6 +413,9 @@ class Network:
                dt=None) -> None:
         """Record spikes, the population rate or state variables of ``target`` (a
         population, a source, or a connection's name such as ``'inp->exc'``).
+
+        A subgroup ``'exc[0:100]'`` records those neurons of ``exc`` (``indices`` then count
+        from its first neuron); the results are under ``exc`` with ``exc``'s indices.
 
         Parameters
         ----------
@@ -398,6 +438,11 @@ class Network:
         """
         if target in self.connections:
             return self._record_connection(target, what, indices, dt)
+        if "[" in target:  # a subgroup 'exc[0:100]': its neurons (indices into it, if given)
+            target, start, n_sub = self._endpoint(target, f"record('{target}')")
+            sub = np.arange(start, start + n_sub)
+            indices = sub if indices is True else sub[_checked_indices(target, indices, n_sub,
+                                                                         "neuron")]
         n = self.size(target)
         if indices is not True:
             indices = _checked_indices(target, indices, n, "neuron")
@@ -608,7 +653,8 @@ class Network:
             if isinstance(weights[n], str):  # an expression: evaluated here, with this seed
                 try:
                     weights[n] = connectivity.rule_indices(
-                        self.size(c.pre), self.size(c.post), i=c.i, j=c.j, weights=weights[n],
+                        *c.shape, i=c.local_indices[0], j=c.local_indices[1],
+                        weights=weights[n],
                         namespace=c.namespace, seed=seed,
                         weight_unit=self._weight_unit_string(c.synapse, c.post))[2]
                 except ValueError as exc:
@@ -891,7 +937,11 @@ class Network:
             if not c.synapse.post_equations:
                 eqs = _compose(eqs, brian2.Equations(f"I{c.suffix} : {unit}"), pop,
                                f"connection '{c.name}'")
-        namespace = m.namespace()
+        per_neuron = pop.per_neuron
+        if per_neuron:
+            eqs = eqs + brian2.Equations("\n".join(
+                f"{k} : {unit_string(_unit_or_one(v))} (constant)" for k, v in per_neuron.items()))
+        namespace = {k: v for k, v in m.namespace().items() if k not in per_neuron}
         if pop.name in timed:
             namespace[timed[pop.name].name] = timed[pop.name]
         kwargs = {}
@@ -991,7 +1041,7 @@ class Network:
         for pname, pop in self.populations.items():
             g = objs["groups"][pname]
             given = init.get(pname, {})
-            for var, val in {**pop.model.initial, **pop.init, **given}.items():
+            for var, val in {**pop.initial_values(), **given}.items():
                 out.append(_Setting(g, var, val, "initial", population=pname,
                                     given=var in given))
             if pname in I_ext:
@@ -1028,7 +1078,7 @@ class Network:
         # of v): re-evaluate those that depend on them here
         for pname in renewed:
             pop, g = self.populations[pname], objs["groups"][pname]
-            built = {**pop.model.initial, **pop.init}
+            built = pop.initial_values()
             values = {**built, **init.get(pname, {})}
             for var, arr in _reevaluated_initial(g, pop.model, built, values).items():
                 run_args[getattr(g, var)] = arr * _unit_of(g, var)
@@ -1060,7 +1110,7 @@ class Network:
 
     def _per_synapse(self, c: Connection, w):
         if w is not None and np.ndim(w) == 2:
-            return np.asarray(w)[c.i, c.j] * _unit_or_one(w)
+            return np.asarray(w)[c.local_indices] * _unit_or_one(w)
         return w
 
     def _check_weights(self, c: Connection, w):
@@ -1078,11 +1128,9 @@ class Network:
                                f"one scalar weight, not an array of shape {np.shape(w)}")
         if np.ndim(w) == 1 and len(w) != len(c.i):
             raise NetworkError(f"connection '{c.name}': {len(w)} weights for {len(c.i)} synapses")
-        if np.ndim(w) == 2:
-            npre, npost = self.size(c.pre), self.size(c.post)
-            if np.shape(w) != (npre, npost):
-                raise NetworkError(f"connection '{c.name}': weight matrix of shape "
-                                   f"{np.shape(w)}, expected ({npre}, {npost})")
+        if np.ndim(w) == 2 and np.shape(w) != tuple(c.shape):
+            raise NetworkError(f"connection '{c.name}': weight matrix of shape "
+                               f"{np.shape(w)}, expected {tuple(c.shape)}")
         if not np.all(np.isfinite(np.asarray(w, dtype=float))):
             raise NetworkError(f"connection '{c.name}': weights contain NaN or inf")
         w_max = c.plasticity.parameters.get("w_max") if c.plasticity is not None else None
@@ -1093,6 +1141,30 @@ class Network:
                                    f"[0, w_max = {w_max}] of plasticity rule "
                                    f"'{c.plasticity.name}', got values in "
                                    f"[{values.min()}, {values.max()}] (SI units)")
+
+    def _endpoint(self, spec: str, where: str):
+        """``(name, first neuron, number of neurons)`` of a connection's source or target
+        ``spec``: a population or source name, or a contiguous subgroup ``'name[a:b]'``
+        (Python's slice rules: ``[a:]``, ``[:b]``, negative ends, one neuron ``[k]``)."""
+        m = re.fullmatch(r"\s*([^\[\]]+?)\s*\[\s*(-?\d*)\s*(:?)\s*(-?\d*)\s*\]\s*", spec)
+        if m is None:
+            return spec, 0, self.size(spec)
+        name, a, colon, b = m.groups()
+        n = self.size(name)
+        if not colon:
+            if not a:
+                raise NetworkError(f"{where}: '{spec}' is not a subgroup "
+                                   f"(write '{name}[a:b]' or '{name}[k]')")
+            k = int(a)
+            if not -n <= k < n:
+                raise NetworkError(f"{where}: neuron {k} of '{spec}' is "
+                                   f"outside '{name}' ({n} neurons)")
+            return name, k % n, 1
+        start, stop, _ = slice(int(a) if a else None, int(b) if b else None).indices(n)
+        if stop <= start:
+            raise NetworkError(f"{where}: subgroup '{spec}' of '{name}' "
+                               f"({n} neurons) is empty")
+        return name, start, stop - start
 
     def _check_new(self, name):
         if name in self.populations or name in self.sources:
@@ -1142,6 +1214,7 @@ def _reevaluated_initial(group, model: Model, built: Dict[str, Any],
                 rg.__setattr__(var, val)
             evaluated.append({var: np.array(rg.variables[var].get_value(), dtype=float,
                                             copy=True) for var in exprs})
+            brian2.Network(rg)  # used: no "never included in a network" warning
     return {var: evaluated[1][var] for var in exprs
             if not np.array_equal(evaluated[0][var], evaluated[1][var])}
 

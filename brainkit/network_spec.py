@@ -79,7 +79,7 @@ def spec_from_network(net, metadata: Optional[Dict[str, Any]] = None) -> Network
         unit = _unit_name(w)
         values = np.asarray(w / (1 if unit == "1" else _evaluate_unit(unit)), dtype=float)
         if values.ndim == 2:
-            W[c.i, c.j] = values[c.i, c.j]
+            W[c.i, c.j] = values[c.local_indices]
         else:
             np.add.at(W, (c.i, c.j), np.broadcast_to(values, c.i.shape))
         params = {k: v for k, v in c.synapse.parameters.items()

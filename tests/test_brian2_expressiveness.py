@@ -262,3 +262,90 @@ def test_delay_expressions_brainkit_cannot_use_are_one_line_errors(delay, messag
     c = net.connect("inp", "exc", weights=10 * pA, p=0.5, delay="rand()*t_max",
                     namespace={"t_max": 2 * ms}, name="ok")
     assert 0 <= c.delay.min() and c.delay.max() < 2 * ms
+
+
+# ------------------------------------------------------------ subgroups, per-neuron parameters
+def test_subgroups_connect_as_brian2s_synapses_of_two_subgroups():
+    import brian2
+
+    net = _net(40, 50)
+    c = net.connect("inp[:30]", "exc[10:20]", weights=10 * pA, rule="i != j", p=0.3, seed=7)
+    assert c.name == "inp[:30]->exc[10:20]" and c.shape == (30, 10)
+    with runtime_device("numpy"):
+        brian2.seed(7)
+        a, b = brian2.NeuronGroup(40, ""), brian2.NeuronGroup(50, "")
+        S = brian2.Synapses(a[:30], b[10:20], "w : amp")
+        S.connect(condition="i != j", p=0.3)
+        i, j = np.array(S.i[:]), np.array(S.j[:])  # counted from the subgroups' starts
+        brian2.Network(a, b, S)
+    assert len(i) > 0
+    np.testing.assert_array_equal(c.i, i)
+    np.testing.assert_array_equal(c.j, j + 10)
+    # a weight matrix has the subgroups' shape, at connect and at run
+    W = np.arange(1, 301).reshape(30, 10) * pA
+    m = net.connect("inp[:30]", "exc[10:20]", weights=W, name="matrix")
+    assert len(m.i) == 300 and set(m.j.tolist()) == set(range(10, 20))
+    res = net.run(5 * ms, weights={"matrix": 2 * W})
+    np.testing.assert_allclose(res.weights["matrix"] / pA, 2 * np.arange(1, 301))
+    with pytest.raises(NetworkError, match=r"shape \(40, 50\), expected \(30, 10\)"):
+        net.run(5 * ms, weights={"matrix": np.ones((40, 50)) * pA})
+
+
+@pytest.mark.parametrize("spec, message", [
+    ("exc[5:5]", "subgroup 'exc\\[5:5\\]' of 'exc' \\(30 neurons\\) is empty"),
+    ("exc[30]", "neuron 30 of 'exc\\[30\\]' is outside 'exc' \\(30 neurons\\)"),
+    ("exc[]", "'exc\\[\\]' is not a subgroup"),
+    ("nope[1:2]", "no population or source named 'nope'"),
+])
+def test_a_wrong_subgroup_is_a_one_line_error(spec, message):
+    with pytest.raises(NetworkError, match=message):
+        _net().connect("inp", spec, weights=10 * pA)
+
+
+def test_a_subgroup_is_recorded_under_its_population_with_its_indices():
+    net = _net()
+    net.connect("inp", "exc", weights=2 * nA, p=0.5, seed=1)
+    net.record("exc[20:]", "spikes")
+    net.record("exc[5:10]", "v", indices=[0, 4])
+    res = net.run(20 * ms)
+    i, _ = res.spikes["exc"]
+    assert len(i) > 0 and i.min() >= 20
+    assert res.traces["exc"]["v"].shape[0] == 2
+
+
+def _if_counts(res, n):
+    return np.bincount(res.spikes["P"][0], minlength=n)
+
+
+@pytest.mark.parametrize("backend", ["runtime", pytest.param("cpp_standalone",
+                                                             marks=pytest.mark.standalone)])
+def test_per_neuron_parameters_give_each_neuron_its_analytic_rate(backend):
+    # LIF under constant current fires every t_ref + tau_m ln((RI + E_L - V_r)/(RI + E_L - V_th))
+    taus = np.linspace(5, 50, 10) * ms
+    net = Network(dt=0.01 * ms, backend=backend, seed=1)
+    net.population("P", "lif", 10, params={"tau_m": taus, "V_r": -65 * mV})
+    net.record("P", "spikes")
+    current = {"P": np.full(10, 0.3) * nA}
+    res = net.run(200 * ms, I_ext=current)
+    isi = 2e-3 + taus / ms * 1e-3 * np.log((30 - 70 + 65) / (30 - 70 + 50))
+    # v starts at E_L = V_r - 5 mV: the first spike comes a little later than one ISI
+    i, t = res.spikes["P"]
+    t = np.asarray(t / ms) * 1e-3
+    for k in range(10):
+        tk = np.sort(t[i == k])
+        np.testing.assert_allclose(np.diff(tk), isi[k], atol=2e-5)
+    # the parameter is a variable of the group: a run can set it anew (standalone: run_args)
+    res2 = net.run(200 * ms, I_ext=current, init={"P": {"tau_m": taus[::-1]}})
+    np.testing.assert_array_equal(_if_counts(res2, 10), _if_counts(res, 10)[::-1])
+
+
+def test_per_neuron_parameters_are_checked_for_shape_units_and_constraints():
+    from brainkit import ModelError
+
+    with pytest.raises(NetworkError, match=r"parameter 'tau_m' has shape \(4,\); give one "
+                                           r"value or one per neuron \(3,\)"):
+        Network().population("Q", "lif", 3, params={"tau_m": np.ones(4) * ms})
+    with pytest.raises(ModelError, match="expected the units of the default"):
+        Network().population("Q", "lif", 3, params={"tau_m": np.ones(3) * mV})
+    with pytest.raises(ModelError, match="tau_m > 0"):
+        Network().population("Q", "lif", 3, params={"tau_m": -np.ones(3) * ms})
