@@ -16,7 +16,8 @@ _EXPORTS = {
     "Network": "network", "NetworkError": "network",
     "Results": "results",
 }
-_SUBMODULES = ("analysis", "connectivity", "plotting", "training", "loihi", "exporters")
+_SUBMODULES = ("analysis", "connectivity", "library", "plotting", "results", "training", "loihi",
+               "exporters")
 
 __all__ = sorted(_EXPORTS)
 __version__ = "0.1.0"

@@ -36,7 +36,19 @@ from typing import Any, Dict, Optional
 from . import build_cache
 from .backends import find_cuda, new_device, require_gpu
 
-__all__ = ["StandaloneEngine", "compile_prefs", "cuda_prefs", "runtime_device", "synapse_clock"]
+__all__ = ["StandaloneEngine", "compile_prefs", "cuda_prefs", "runtime_device", "synapse_clock",
+           "variable_run_window"]
+
+#: environment variables read by a cpp_standalone binary made with :func:`variable_run_window`:
+#: the time its run starts at and its duration (seconds; unset: 0 and the compiled duration)
+RUN_START_ENV = "BRAINKIT_RUN_START"
+RUN_DURATION_ENV = "BRAINKIT_RUN_DURATION"
+#: set (to 1) when a run continues the last one: the binary reads back the spikes in flight
+#: in every synaptic pathway and (unless the run is seeded anew) the random generators'
+#: state, which Brian2's binary wrote at the end of the last run into its results folder
+RUN_CONTINUE_ENV = "BRAINKIT_RUN_CONTINUE"
+#: set by a seeded run (``Network.run(seed=...)``): the generators are seeded, not restored
+RUN_SEED_ENV = "BRAINKIT_RUN_SEED"
 
 #: environment variable: the compute capability (e.g. ``8.0``) a cuda_standalone build targets,
 #: instead of the GPU's (or, without a GPU, the oldest the ``nvcc`` supports)
@@ -99,6 +111,77 @@ def cuda_prefs(project_dir: str) -> Dict[str, Any]:
             cb + "cuda_path": cuda.root, cb + "extra_compile_args_nvcc": nvcc_flags,
             "codegen.cpp.extra_link_args": list(brian2.prefs["codegen.cpp.extra_link_args"])
             + link}
+
+
+def variable_run_window(device) -> None:
+    """Let the last network run generated on cpp_standalone ``device`` start at any time and
+    last any duration, read when the binary starts from ``$BRAINKIT_RUN_START`` and
+    ``$BRAINKIT_RUN_DURATION`` (seconds; :meth:`StandaloneEngine.run` sets them), so that one
+    binary runs for other durations and continues a previous run's time without a recompile.
+
+    Brian2 writes the run as ``net.run(<duration>, ...)`` with the duration as a constant;
+    this replaces it, in the device's queue of ``main()`` lines (before the project is
+    written), by a variable, and sets the network's and its clocks' time before it (Brian2's
+    ``Network::run`` then runs its clocks from ``net.t`` to ``net.t + duration``, the same
+    arithmetic as a second ``run()`` in one Brian2 script).  Without the variables the binary
+    runs as compiled."""
+    import brian2
+
+    for k in range(len(device.main_queue) - 1, -1, -1):
+        func, args = device.main_queue[k]
+        if func == "run_network":
+            break
+    else:
+        raise RuntimeError("variable_run_window: the device has no network run to change")
+    net, lines = args
+    at = next(n for n, line in enumerate(lines) if line.startswith(f"{net.name}.run("))
+    duration = lines[at][len(f"{net.name}.run("):].split(",")[0]
+    pathways = sorted({p.name for obj in net.objects for p in getattr(obj, "_pathways", [])})
+    restore = "\n".join(
+        f"""    {{ std::ifstream _f(results_dir + "{name}_queue");
+      for (size_t _k = 0; _f.is_open() && _k < {name}.queue.size(); _k++) _f >> *{name}.queue[_k]; }}"""
+        for name in pathways)
+    # a SpikeGeneratorGroup's next spike: the first at or after the start (Brian2 finds it
+    # for t = 0 before the run; its index cannot be a run argument, being read-only)
+    generators = []
+    for obj in sorted(net.objects, key=lambda o: o.name):
+        if isinstance(obj, brian2.SpikeGeneratorGroup):
+            last = device.get_array_name(obj.variables["_lastindex"])
+            bins = device.get_array_name(obj.variables["_timebins"], access_data=False)
+            period = device.get_array_name(obj.variables["_period_bins"])
+            generators.append(
+                f"{{ int64_t _ts = {obj.clock.name}.timestep[0]; size_t _k = 0;\n"
+                f"          if ({period}[0] > 0) _ts = _ts % {period}[0];\n"
+                f"          while (_k < {bins}.size() && {bins}[_k] < _ts) _k++;\n"
+                f"          {last}[0] = _k; }}")
+    set_clocks = []
+    for clock in sorted(net._clocks, key=lambda c: c.name):
+        if isinstance(clock, brian2.Clock):  # not an EventClock: its times are its own
+            set_clocks.append(f"{clock.name}.timestep[0] = (int64_t)fround(_t0/{clock.name}.dt[0]);"
+                              f" {clock.name}.t[0] = {clock.name}.timestep[0]*{clock.name}.dt[0];")
+    block = f"""double _brainkit_duration = {duration};
+{{
+    const char* _d = std::getenv("{RUN_DURATION_ENV}");
+    if (_d != nullptr && _d[0] != '\\0') _brainkit_duration = std::strtod(_d, nullptr);
+    const char* _s = std::getenv("{RUN_START_ENV}");
+    if (_s != nullptr && _s[0] != '\\0') {{
+        const double _t0 = std::strtod(_s, nullptr);
+        {net.name}.t = _t0;
+        {chr(10).join(set_clocks)}
+        {chr(10).join(generators)}
+    }}
+    const char* _c = std::getenv("{RUN_CONTINUE_ENV}");
+    if (_c != nullptr && _c[0] == '1') {{  // the last run's spikes in flight, random state
+{restore}
+        const char* _seeded = std::getenv("{RUN_SEED_ENV}");
+        std::ifstream _r(results_dir + "random_generator_state");
+        if ((_seeded == nullptr || _seeded[0] == '\\0') && _r.is_open())
+            for (size_t _k = 0; _k < _random_generators.size(); _k++) _r >> _random_generators[_k];
+    }}
+}}"""
+    run_line = lines[at].replace(f"{net.name}.run({duration},",
+                                 f"{net.name}.run(_brainkit_duration,", 1)
+    device.main_queue[k] = (func, (net, lines[:at] + [block, run_line] + lines[at + 1:]))
 
 
 def synapse_clock(dt, clock=None) -> Dict[str, Any]:
@@ -283,11 +366,17 @@ class StandaloneEngine:
             self.device.compile_source(self.project_dir, compiler, False, False)
             build_cache.store(key, self.project_dir)
 
-    def run(self, run_args: Optional[Dict[Any, Any]] = None, with_output: bool = False) -> None:
+    def run(self, run_args: Optional[Dict[Any, Any]] = None, with_output: bool = False,
+            start: Optional[float] = None, duration: Optional[float] = None,
+            continues: bool = False) -> None:
         """Run the compiled binary once.  ``run_args`` maps ``group.variable`` views or
         :class:`~brian2.TimedArray` objects to values that replace the compiled-in ones for
         this run; the array files Brian2 writes for them (named by a hash of their content)
-        are deleted afterwards, so that repeated runs do not fill the disk."""
+        are deleted afterwards, so that repeated runs do not fill the disk.  ``start`` and
+        ``duration`` (seconds) are the run's time window in a binary made with
+        :func:`variable_run_window` (default: from 0, the compiled duration), and
+        ``continues=True`` makes it read back the last run's spikes in flight and random
+        state (the state variables come as ``run_args``)."""
         if not self.compiled:
             raise RuntimeError(
                 f"StandaloneEngine.run: the project in {self.project_dir} was generated but "
@@ -300,7 +389,11 @@ class StandaloneEngine:
 
         t0 = time.perf_counter()
         Network._globally_stopped = False
+        window = {RUN_START_ENV: "" if start is None else repr(float(start)),
+                  RUN_DURATION_ENV: "" if duration is None else repr(float(duration)),
+                  RUN_CONTINUE_ENV: "1" if continues else ""}
         try:
+            os.environ.update(window)  # the binary inherits this process's environment
             self.device.run(run_args=run_args or {}, with_output=with_output)
             self.run_s = time.perf_counter() - t0
         except RuntimeError as exc:
@@ -310,6 +403,8 @@ class StandaloneEngine:
                 raise KeyboardInterrupt("interrupted") from exc
             raise
         finally:
+            for k in window:
+                os.environ.pop(k, None)
             Network._globally_running = False
             static = os.path.join(self.device.project_dir, "static_arrays")
             for name in list(self.device.run_args_arrays):
@@ -319,6 +414,12 @@ class StandaloneEngine:
                     except FileNotFoundError:
                         pass
             self.device.run_args_arrays.clear()
+        # Brian2 reads a 2-D recording (a StateMonitor's) back with the shape it guessed at
+        # the first read; a run of another duration wrote another number of samples
+        for var in list(self.device.arrays):
+            if getattr(var, "dynamic", False) and isinstance(var.size, tuple) \
+                    and len(var.size) == 2:
+                var.size = (0, var.size[1])
         if Network._globally_stopped:  # a stop requested while the binary ran to its end
             Network._globally_stopped = False
             raise KeyboardInterrupt("interrupted")

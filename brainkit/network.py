@@ -43,7 +43,8 @@ import numpy as np
 
 from . import connectivity
 from .backends import STANDALONE, check_backend
-from .engine import StandaloneEngine, runtime_device, synapse_clock
+from .engine import (RUN_SEED_ENV, StandaloneEngine, runtime_device, synapse_clock,
+                     variable_run_window)
 from .equations import (integration_methods, post_equations, pre_equations,
                         scale_weight_parameters, suffix_names, unit_string, weight_unit)
 from .library import Model, ModelError, fill_unit_placeholders, load_model
@@ -51,8 +52,6 @@ from .results import Results
 
 _counter = itertools.count()
 
-#: environment variable that carries ``run(seed=...)`` to a cpp_standalone binary
-RUN_SEED_ENV = "BRAINKIT_RUN_SEED"
 #: C++ inserted into main() after the network's initialisation, before its run: re-seeds
 #: Brian2's generators as brian2.seed(s) does (generator k gets s + k) when the variable is set
 _RESEED = f"""{{
@@ -194,6 +193,9 @@ class Network:
         self._baked: Optional[Dict[Any, np.ndarray]] = None  # values compiled into the binary
         self.last_run_args: List[str] = []  # what the last standalone run passed
         self.timings: Dict[str, float] = {}
+        self.t = 0.0  # seconds: the network's time, where a continuing run starts
+        self._runtime = None  # runtime: (objects, brian2.Network, structure) of the last run
+        self._ran = False  # a run happened since the start (or the last restart)
 
     # ----------------------------------------------------------------- description
     def population(self, name: str, model: Union[str, Model], n: int, variant: Optional[str] = None,
@@ -477,7 +479,7 @@ class Network:
         Parameters
         ----------
         target : str
-            Population or source.
+            Population or source, or a subgroup of it (``'exc[0:800]'``).
         var : str
             Its variable that receives the input (e.g. ``'v'``; checked at build).
         N : int
@@ -500,7 +502,7 @@ class Network:
         from brian2 import Hz
         from brian2.units.fundamentalunits import have_same_dimensions
 
-        self.size(target)
+        self._endpoint(target, f"poisson_input('{target}')")
         self._check_built(f"poisson_input('{target}')")
         n = _count(N, f"poisson_input('{target}'): N")
         if not have_same_dimensions(rate, Hz) or np.ndim(rate) != 0 or float(rate) < 0:
@@ -525,7 +527,8 @@ class Network:
         Parameters
         ----------
         target : str
-            Population or source.
+            Population or source, or a subgroup of it (``'exc[0:800]'``; ``i`` in ``code``
+            then counts from its first neuron, as in Brian2).
         code : str
             Statements in the group's variables and parameters (``'v = E_L'``,
             ``'I_ext = 0.5*nA*rand()'``); checked by Brian2 when the network runs.
@@ -543,7 +546,7 @@ class Network:
         from brian2 import second
         from brian2.units.fundamentalunits import have_same_dimensions
 
-        self.size(target)
+        self._endpoint(target, f"run_regularly('{target}')")
         self._check_built(f"run_regularly('{target}')")
         if not isinstance(code, str) or not code.strip():
             raise NetworkError(f"run_regularly('{target}'): code must be Brian2 statements "
@@ -625,8 +628,13 @@ class Network:
     def run(self, duration, weights: Optional[Dict[str, Any]] = None,
             inputs: Optional[Dict[str, Any]] = None, init: Optional[Dict[str, Dict]] = None,
             rates: Optional[Dict[str, Any]] = None, I_ext: Optional[Dict[str, Any]] = None,
-            report: Optional[str] = None, seed: Optional[int] = None) -> Results:
-        """Simulate for ``duration``; optionally with new ``weights`` (by connection name),
+            report: Optional[str] = None, seed: Optional[int] = None,
+            restart: bool = False) -> Results:
+        """Simulate for ``duration``, continuing from where the last run stopped (as a second
+        ``run()`` does in Brian2: the state, the weights and the time ``self.t`` carry on;
+        ``Results`` hold this run's recordings, at the network's times), or with
+        ``restart=True`` from the initial state at t = 0 (what repeated trials and training
+        need).  Optionally with new ``weights`` (by connection name),
         stimulus ``inputs`` (by population), initial values ``init`` ({population: {var: v}}),
         Poisson ``rates`` (by source) and constant currents ``I_ext`` (by population).
         New weights are as :meth:`connect` takes them: a Brian2 expression is evaluated for
@@ -640,8 +648,13 @@ class Network:
         (the same numbers every run) or, with none, fresh random ones.
 
         On a standalone backend the first call generates and compiles the network; later calls
-        with the same ``duration`` re-run the compiled binary (``self.timings`` says how long
-        compile and run took).
+        re-run the compiled binary, for any ``duration`` on ``cpp_standalone`` (the binary
+        reads its time window when it starts; ``self.timings`` says how long compile and run
+        took).  A continuing cpp_standalone run passes the last run's final state (every
+        variable of the groups and synapses) to the binary, which reads back the spikes
+        still in flight on delayed synapses and the random generators' state from the files
+        Brian2 wrote at the end of the last run: two runs give what one run of their summed
+        duration gives, spike for spike.
         """
         weights, inputs, init = dict(weights or {}), inputs or {}, init or {}
         rates, I_ext = rates or {}, I_ext or {}
@@ -677,9 +690,19 @@ class Network:
             if self.backend not in ("cpp_standalone", "runtime"):
                 raise NetworkError(f"run(seed=...) is for cpp_standalone and runtime networks "
                                    f"(this one is {self.backend}): seed the Network instead")
+        from brian2 import second
+        from brian2.units.fundamentalunits import have_same_dimensions
+
+        if not have_same_dimensions(duration, second) or not float(duration) > 0:
+            raise NetworkError(f"run(): duration must be a time > 0, got {duration!r}")
+        if restart:
+            self.t, self._ran = 0.0, False
         run = self._run_standalone if self.backend in STANDALONE else self._run_runtime
         results = run(duration, weights, inputs, init, rates, I_ext, report, seed)
         results.duration = duration
+        results.t_start = self.t * second
+        self.t += float(duration)
+        self._ran = True
         return results
 
     def _run_runtime(self, duration, weights, inputs, init, rates, I_ext, report,
@@ -687,41 +710,113 @@ class Network:
         import brian2
 
         with runtime_device(self.codegen_target):
-            if self.seed is not None:
-                brian2.seed(self.seed)
-            objects = self._build_objects()
-            _apply(self._settings(objects, weights, init, rates, I_ext))
             if inputs:
-                self._stimuli(objects, inputs)
                 raise NetworkError("runtime networks take new stimuli through "
                                    "current_input() before run()")
-            net = brian2.Network(objects["all"])
+            if self._ran and self._runtime is not None:  # continue: the objects carry on
+                objects, net, structure = self._runtime
+                if structure != self._structure():
+                    raise NetworkError("the network's description changed since its last "
+                                       "run: run(..., restart=True) to build it anew")
+                _apply(self._given_settings(objects, weights, init, rates, I_ext))
+            else:
+                if self.seed is not None:
+                    brian2.seed(self.seed)
+                objects = self._build_objects()
+                _apply(self._settings(objects, weights, init, rates, I_ext))
+                net = brian2.Network(objects["all"])
+                self._runtime = (objects, net, self._structure())
             if seed is not None:
                 brian2.seed(seed)
             t0 = time.perf_counter()
             with _named_errors(objects):
                 net.run(duration, report=report)
             self.timings = {"run": time.perf_counter() - t0}
-            return Results.collect(self, objects)
+            return Results.collect(self, objects, t_from=self.t)
+
+    def _structure(self) -> tuple:
+        """What a runtime network was built from (a continuing run needs the same)."""
+        return (tuple(self.populations), tuple(self.sources), tuple(self.connections),
+                len(self.recordings), tuple(self.poisson_inputs), tuple(self.regular),
+                tuple(self.factories),
+                tuple(id(p.stimulus) for p in self.populations.values()))
+
+    def _given_settings(self, objects, weights, init, rates, I_ext) -> List[_Setting]:
+        """The values given to a continuing run (the rest carries on from the last run)."""
+        out = [s for s in self._settings(objects, weights, {}, {}, {}, all_weights=False)
+               if s.kind == "weight"]
+        out += [_Setting(objects["groups"][n], "I_ext", v, "I_ext") for n, v in I_ext.items()]
+        out += [_Setting(objects["groups"][n], "rates", v, "rates") for n, v in rates.items()]
+        for pname, values in init.items():
+            self._population(pname)
+            out += [_Setting(objects["groups"][pname], var, val, "initial", population=pname,
+                             given=True) for var, val in values.items()]
+        return out
 
     def _run_standalone(self, duration, weights, inputs, init, rates, I_ext, report,
                         seed) -> Results:
-        if self._built is not None and not np.isclose(float(self._built[2]), float(duration)):
+        window = self.backend == "cpp_standalone"  # the binary reads start and duration
+        if self._built is not None and not window and (
+                self._ran or not np.isclose(float(self._built[2]), float(duration))):
             raise NetworkError(
-                f"this network was compiled for a duration of {self._built[2]}; a standalone "
-                f"binary cannot run for {duration}: build a new Network for another duration")
+                f"a {self.backend} binary runs for the duration it was compiled for "
+                f"({self._built[2]}), from the start: run({self._built[2]}, restart=True), "
+                "or build a new Network for another duration")
         if self._built is None:
             self._compile(duration, report)
         engine, objects, _ = self._built
-        run_args = self._run_args(objects, weights, inputs, init, rates, I_ext)
+        run_args = {}
+        if self._ran:  # continue: the last run's final state, then this run's own values
+            state = self._final_state(objects)
+            for s in self._given_settings(objects, weights, init, rates, I_ext):
+                state[(s.group, s.var)] = self._setting_value(s)
+            run_args = {group.state(var, use_units=True): value
+                        for (group, var), value in state.items()}
+            run_args.update(self._stimuli(objects, inputs))
+        else:
+            run_args = self._run_args(objects, weights, inputs, init, rates, I_ext)
         self.last_run_args = sorted(f"{k.group_name}.{k.name}" if hasattr(k, "group_name")
                                     else k.name for k in run_args)
         if self.backend == "cpp_standalone":
             # read by _RESEED in the binary, which inherits this process's environment
             os.environ[RUN_SEED_ENV] = "" if seed is None else str(int(seed))
-        engine.run(run_args)
+        if window:
+            engine.run(run_args, start=self.t, duration=float(duration), continues=self._ran)
+        else:
+            engine.run(run_args)
         self.timings["run"] = engine.run_s
         return Results.collect(self, objects)
+
+    def _setting_value(self, s: _Setting):
+        """A value given to a continuing standalone run, as numbers with the variable's unit
+        (an expression is evaluated by Brian2 on a copy of the group, as a run would)."""
+        if isinstance(s.value, str):
+            raise NetworkError(f"{s.kind} value of {s.population or s.group.name}.{s.var}: "
+                               "give numbers (with units), not an expression, to a compiled "
+                               "standalone network")
+        return s.numbers() * _unit_of(s.group, s.var)
+
+    def _final_state(self, objects) -> Dict[Any, Any]:
+        """Every variable of the groups and synapses at the end of the last standalone run
+        (read back from the binary's results), by ``(group, variable name)``: the run
+        arguments that continue it."""
+        import brian2
+        from brian2 import Quantity
+        from brian2.units.fundamentalunits import DIMENSIONLESS
+
+        state = {}
+        kinds = (brian2.NeuronGroup, brian2.SpikeGeneratorGroup, brian2.Synapses)
+        for obj in objects["all"]:
+            if not isinstance(obj, kinds):
+                continue
+            for var in obj._full_state():  # Brian2's own list of an object's state
+                v = obj.variables.get(var)  # (Python-side entries such as '_previous_dt' not)
+                if v is None or var == "_spikespace" or v.read_only:
+                    continue
+                values = np.array(v.get_value(), copy=True)
+                state[(obj, var)] = Quantity(values, dim=v.dim) \
+                    if v.dim is not DIMENSIONLESS else values
+        return state
 
     def _compile(self, duration, report, compile: bool = True) -> None:
         """Generate and compile the network with its described values (those go into the
@@ -741,6 +836,8 @@ class Network:
                 brian2.get_device().insert_code("main", _RESEED)
             with _named_errors(objects):
                 brian2.Network(objects["all"]).run(duration, report=report)
+            if self.backend == "cpp_standalone":
+                variable_run_window(brian2.get_device())
         self._built = (engine, objects, duration)
         self.timings = {"compile": engine.compile_s}
 
@@ -855,8 +952,13 @@ class Network:
 
         out = []
         who = objs.setdefault("who", {})  # Brian2 name -> what the user called it
+        def group(spec):  # a population or source, or a subgroup 'name[a:b]' of it
+            name, start, n = self._endpoint(spec, spec)
+            g = objs["groups"][name]
+            return g if (start, n) == (0, len(g)) else g[start:start + n]
+
         for pname, p in self.poisson_inputs.items():
-            g = objs["groups"][p["target"]]
+            g = group(p["target"])
             if p["var"] not in g.variables:
                 raise NetworkError(f"poisson_input '{pname}': '{p['target']}' has no variable "
                                    f"'{p['var']}'")
@@ -868,7 +970,7 @@ class Network:
                 msg = str(exc).replace("\n", " ")
                 raise NetworkError(f"poisson_input '{pname}' on '{p['target']}': {msg}") from None
         for k, (rname, r) in enumerate(self.regular.items()):
-            g = objs["groups"][r["target"]]
+            g = group(r["target"])
             try:
                 op = g.run_regularly(r["code"], dt=r["dt"], when=r["when"], order=r["order"],
                                      name=f"{g.name}_regularly_{k}")

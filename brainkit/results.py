@@ -39,6 +39,9 @@ class Results:
     sizes : dict
         ``{population: number of neurons}``.
     duration : Quantity
+    t_start : Quantity
+        the network time the run started at (0 unless it continued an earlier run); spike
+        and sample times are the network's times.
     weights : dict
         ``{connection: w}``: every synapse's weight at the end of the run (one value per
         synapse, in the order of the connection's ``i``, ``j``); with a plasticity rule these
@@ -68,10 +71,18 @@ class Results:
     population_rates: Dict[str, Tuple[Any, Any]] = field(default_factory=dict)
     extra: Dict[str, Any] = field(default_factory=dict)
     dt: Any = None
+    t_start: Any = None
 
     @classmethod
-    def collect(cls, network, objects) -> "Results":
+    def collect(cls, network, objects, t_from: float = 0.0) -> "Results":
+        """The results of a run: ``objects``' monitors read back (copies), those of a run
+        that continued Brian2 objects (runtime) from time ``t_from`` (seconds) on."""
         res = cls(timings=dict(network.timings), dt=network.dt)
+        eps = 1e-3 * float(network.dt)
+
+        def since(t):  # the samples of this run
+            return np.asarray(t, dtype=float) >= t_from - eps
+
         for name, g in objects["groups"].items():
             res.sizes[name] = len(g)
         for name, S in objects.get("synapses", {}).items():
@@ -86,13 +97,18 @@ class Results:
                     i = i + int(getattr(mon.source, "start", 0))  # a subgroup's first neuron
                     chosen = np.isin(i, keep)
                     i, t = i[chosen], t[chosen]
-                res.spikes[target] = (i, t)
+                now = since(t)
+                res.spikes[target] = (i[now], t[now])
             elif what == "rate" and target not in objects.get("synapses", {}):
-                res.population_rates[target] = (copy_out(mon.t[:]), copy_out(mon.rate[:]))
+                t = copy_out(mon.t[:])
+                now = since(t)
+                res.population_rates[target] = (t[now], copy_out(mon.rate[:])[now])
             else:
                 tr = res.traces.setdefault(target, {})
-                tr[what] = copy_out(getattr(mon, mon.record_variables[0])[:])
-                tr["t"] = copy_out(mon.t[:])
+                t = copy_out(mon.t[:])
+                now = since(t)
+                tr[what] = copy_out(getattr(mon, mon.record_variables[0])[:])[..., now]
+                tr["t"] = t[now]
                 tr["index"] = np.asarray(mon.record, dtype=int) if not isinstance(
                     mon.record, bool) else np.arange(len(objects["groups"][target]))
         for name, made in objects.get("extra", {}).items():

@@ -349,3 +349,18 @@ def test_per_neuron_parameters_are_checked_for_shape_units_and_constraints():
         Network().population("Q", "lif", 3, params={"tau_m": np.ones(3) * mV})
     with pytest.raises(ModelError, match="tau_m > 0"):
         Network().population("Q", "lif", 3, params={"tau_m": -np.ones(3) * ms})
+
+
+def test_poisson_input_and_run_regularly_act_on_a_subgroup_only():
+    net = Network(dt=0.1 * ms, backend="runtime", seed=1)
+    net.population("P", "lif", 10)
+    net.run_regularly("P[0:4]", "v = E_L + (i + 1)*mV", dt=1 * ms)  # i counts in the subgroup
+    net.poisson_input("P[6:]", "v", N=50, rate=200 * Hz, weight="1*mV")
+    net.record("P", ["v", "spikes"])
+    res = net.run(5 * ms)
+    v = res.traces["P"]["v"][:, -1] / mV
+    # the subgroup's own i: neuron k of P[0:4] is set to E_L + (k + 1) mV every 1 ms
+    np.testing.assert_allclose(v[:4], -70 + np.arange(1, 5) * np.exp(-0.9 / 10), rtol=1e-6)
+    np.testing.assert_allclose(v[4:6], -70)  # neither acts on P[4:6]
+    # driven by 50 x 200 Hz x 1 mV = 10 mV/ms: P[6:] fire, the others never
+    assert set(res.spikes["P"][0].tolist()) == {6, 7, 8, 9}

@@ -52,7 +52,7 @@ def test_runtime_and_cpp_standalone_give_identical_spikes_and_reruns_do_not_reco
     W2 = 1.5 * W
     stim = np.linspace(0.1, 0.0, 2000) * nA
     v0 = np.full(20, -60.0) * mV
-    res2 = sa.run(200 * ms, weights={"exc->exc": W2}, inputs={"exc": stim},
+    res2 = sa.run(200 * ms, restart=True, weights={"exc->exc": W2}, inputs={"exc": stim},
                   init={"exc": {"v": v0}})
     assert os.path.getmtime(binary) == mtime
     assert sa.timings["run"] < 5.0 and "compile" in sa.timings
@@ -67,12 +67,14 @@ def test_runtime_and_cpp_standalone_give_identical_spikes_and_reruns_do_not_reco
     assert _spike_list(res2) != _spike_list(res_sa)
 
     # back to the compiled-in values: nothing is passed, and the first run comes out again
-    res3 = sa.run(200 * ms, weights={"exc->exc": W})
+    res3 = sa.run(200 * ms, weights={"exc->exc": W}, restart=True)
     assert sa.last_run_args == []
     assert _spike_list(res3) == _spike_list(res_sa)
 
-    with pytest.raises(NetworkError, match="compiled for a duration"):
-        sa.run(100 * ms)
+    # another duration runs the same binary (no recompile): the first 100 ms of the first run
+    res4 = sa.run(100 * ms, restart=True)
+    assert os.path.getmtime(binary) == mtime
+    assert _spike_list(res4) == [s for s in _spike_list(res_sa) if s[1] < 100]
 
     # the temporary C++ project goes with the network (close() or garbage collection)
     project = sa._built[0].project_dir
@@ -90,7 +92,7 @@ def test_poisson_rates_and_constant_currents_are_run_arguments():
     net.record("exc", "spikes")
     silent = net.run(100 * ms)
     assert silent.spike_counts("inp").sum() == 0 and silent.spike_counts("exc").sum() == 0
-    res = net.run(1 * second, rates={"inp": 40 * Hz}, I_ext={"exc": [0, 0, 0, 0.3] * nA})
+    res = net.run(1 * second, rates={"inp": 40 * Hz}, I_ext={"exc": [0, 0, 0, 0.3] * nA}, restart=True)
     rate = res.spike_counts("inp").mean() / 1.0
     assert 40 - 4 * np.sqrt(40 / 50) < rate < 40 + 4 * np.sqrt(40 / 50)
     assert res.spike_counts("exc")[3] > res.spike_counts("exc")[0]
@@ -109,7 +111,7 @@ def test_a_run_seed_replays_a_run_and_another_draws_fresh_numbers(backend):
     net.record("inp", "spikes")
 
     def spikes(**kw):
-        i, t = net.run(100 * ms, **kw).spikes["inp"]
+        i, t = net.run(100 * ms, **kw, restart=True).spikes["inp"]
         return np.asarray(i).tolist(), np.round(np.asarray(t / ms), 6).tolist()
 
     first = spikes(seed=5)
@@ -163,11 +165,11 @@ def test_standalone_run_reevaluates_initial_expressions_that_depend_on_new_value
         net = Network(dt=0.1 * ms, backend=backend, name="hh-init")
         net.population("hh", "hh_traub_miles", 4)
         net.record("hh", ["v", "m", "h", "n"])
-        res = net.run(1 * ms, init={"hh": {"v": v0}})
+        res = net.run(1 * ms, init={"hh": {"v": v0}}, restart=True)
         gates[backend] = {x: res.traces["hh"][x][:, 0] for x in "vmhn"}
         if backend == "cpp_standalone":
             assert sorted(a.split(".")[1] for a in net.last_run_args) == ["h", "m", "n", "v"]
-            rest = net.run(1 * ms)  # compiled-in values again: gates at rest for E_L
+            rest = net.run(1 * ms, restart=True)  # compiled-in values again: gates at rest for E_L
             assert net.last_run_args == []
             m_rest = rest.traces["hh"]["m"][:, 0]
     np.testing.assert_allclose(gates["runtime"]["v"] / mV, v0 / mV)
@@ -191,13 +193,13 @@ def test_shared_weight_fires_like_per_synapse_weights_and_takes_new_scalars():
                     shared_weight=shared)
         net.record("exc", "spikes")
         a = net.run(300 * ms)
-        b = net.run(300 * ms, weights={"inp->exc": 0.9 * nA})
+        b = net.run(300 * ms, weights={"inp->exc": 0.9 * nA}, restart=True)
         spikes[shared] = [np.asarray(r.spikes["exc"][0]).tolist() for r in (a, b)]
         if shared:
             # the new scalar is the only run argument
             assert len(net.last_run_args) == 1 and net.last_run_args[0].endswith(".w")
             with pytest.raises(NetworkError, match="shared_weight=True: give one scalar"):
-                net.run(300 * ms, weights={"inp->exc": np.full(
+                net.run(300 * ms, restart=True, weights={"inp->exc": np.full(
                     len(net.connections["inp->exc"].i), 0.5) * nA})
     assert len(spikes[False][0]) > 20 and len(spikes[False][1]) > len(spikes[False][0])
     assert spikes[True] == spikes[False]
@@ -206,8 +208,8 @@ def test_shared_weight_fires_like_per_synapse_weights_and_takes_new_scalars():
     net.population("bare", "lif", 3, external_current=False)  # no I_ext term
     net.record("bare", "v")
     with pytest.raises(NetworkError, match="external_current=False: it has no I_ext"):
-        net.run(1 * ms, I_ext={"bare": 1 * nA})
-    assert "I_ext" not in net.run(1 * ms).traces["bare"] and \
+        net.run(1 * ms, I_ext={"bare": 1 * nA}, restart=True)
+    assert "I_ext" not in net.run(1 * ms, restart=True).traces["bare"] and \
         "I_ext" not in str(net._build_objects()["groups"]["bare"].equations)
     with pytest.raises(NetworkError, match="shared_weight=True needs one scalar weight"):
         net.connect("exc", "exc", "exp_current", weights=np.ones((3, 3)) * nA,
