@@ -15,7 +15,10 @@ and once through brainkit (library models ``lif``/``hh_traub_miles`` with ``exp_
 ``exp_conductance``; one population, an excitatory and an inhibitory connection).  Both get the
 same connectivity (drawn with numpy) and the same initial values, compiled into the binary in
 both (brainkit: population ``init``, so its run passes no ``run_args``; ``Network.last_run_args``
-is printed and stored to show it), are built on cpp_standalone in one process and report, per
+is printed and stored to show it).  Both compile with Brian2's default C++ flags (``-O3
+-ffast-math -fno-finite-math-only -march=native``; brainkit's ``Network`` takes Brian2's
+preference, only training and gradient checks build IEEE), are built on cpp_standalone in one
+process and report, per
 model and size: compile time, run wall time (``device.run``: process start, loading the
 binary's inputs, simulation, writing results), the CPU time of that process (user + system:
 unlike the wall time it does not grow when other processes compete for the cores), the
@@ -254,7 +257,8 @@ def run_brian2(model, n, seed, duration_ms, build_dir, repeats=1):
     n_e, n_i, conn = connectivity(n, seed)
     init = initial_values(model, n, seed)
     engine = StandaloneEngine(directory=build_dir)
-    # brainkit's C++ flags and make parallelism (brainkit.engine.compile_prefs)
+    # Brian2's own default C++ flags (-O3 -ffast-math -fno-finite-math-only -march=native), as
+    # a plain script compiles; only make's parallelism is brainkit's (-j<cores>: compile time)
     with engine.compiling():
         b2.seed(seed)
         # names the equations use: Brian2 finds them in this function's locals

@@ -9,6 +9,12 @@ binary from the cache instead of the compiler::
     key = SHA-256( compiler identity, (path, content) of every source file and the makefile )
     <cache>/<key[:2]>/<key>/main
 
+Before the compiler, Brian2 derives each group's numerical integration from its equations
+(sympy; for ``method='exact'`` a matrix exponential that takes seconds for a neuron with
+two synapses).  :func:`cached_method` keeps those results too (``<cache>/integration/``),
+keyed by everything they depend on, so that an unchanged script spends well under a second
+before its simulation starts.
+
 The cache folder is ``$BRAINKIT_BUILD_CACHE``, by default ``$XDG_CACHE_HOME/brainkit/builds``
 (``~/.cache/brainkit/builds``); ``BRAINKIT_BUILD_CACHE=off`` turns it off.  Entries are
 written atomically (a copy, then a rename), so parallel builds never see half a binary; the
@@ -25,7 +31,8 @@ import tempfile
 from pathlib import Path
 from typing import Optional
 
-__all__ = ["CACHE_ENV", "MAX_ENTRIES", "cache_dir", "project_key", "fetch", "store"]
+__all__ = ["CACHE_ENV", "MAX_ENTRIES", "cache_dir", "project_key", "fetch", "store",
+           "cached_method"]
 
 #: environment variable: the cache folder, or ``off``
 CACHE_ENV = "BRAINKIT_BUILD_CACHE"
@@ -71,14 +78,16 @@ def project_key(project_dir) -> str:
     return h.hexdigest()
 
 
-#: a line of main.cpp that resets a clock before a run: Brian2 writes them in the order of a
-#: set of clocks, which changes from one Python process to the next
-_CLOCK_RESET = re.compile(rb"^\s*_array_\w+_clock_(timestep|t)\[0\] = [^;]*;\s*$")
+#: lines of main.cpp that Brian2 writes in the order of a set of clocks, which changes from
+#: one Python process to the next, and whose order does not matter: a clock reset before a
+#: run, and a clock without code added to the network (``net.add(&clock, NULL);``)
+_CLOCK_RESET = re.compile(rb"^\s*(_array_\w+_clock_(timestep|t)\[0\] = [^;]*|"
+                          rb"\w+\.add\(&\w+, NULL\));\s*$")
 
 
 def _canonical(source: bytes) -> bytes:
-    """``source`` with each run of consecutive clock-reset lines sorted (their order does not
-    change what the program does; everything else stays in its order)."""
+    """``source`` with each run of consecutive clock-reset (or code-less clock) lines sorted
+    (their order does not change what the program does; everything else stays in order)."""
     lines = source.split(b"\n")
     out, block = [], []
     for line in lines + [b""]:
@@ -132,3 +141,83 @@ def _prune(root: Path) -> None:
     entries.sort(key=lambda e: e.stat().st_mtime)
     for e in entries[:len(entries) - MAX_ENTRIES]:
         shutil.rmtree(e, ignore_errors=True)
+
+
+def _integration_key(name: str, equations, variables, method_options) -> str:
+    """What a state updater's result depends on: the versions of Brian2 and sympy, the
+    method, the equations, the options, and every name the equations use (its kind, units,
+    and value where it is a constant)."""
+    import brian2
+    import sympy
+
+    h = hashlib.sha256(f"{brian2.__version__}\0{sympy.__version__}\0{name}\0".encode())
+    h.update(str(equations).encode() + b"\0" + repr(sorted((method_options or {}).items()),
+                                                      ).encode())
+    for ident in sorted(equations.identifiers | set(equations.names)):
+        var = (variables or {}).get(ident)
+        parts = [ident, type(var).__name__]
+        if var is not None:
+            parts += [str(getattr(var, "dim", "")), str(getattr(var, "scalar", "")),
+                      str(getattr(var, "constant", ""))]
+            if type(var).__name__ == "Constant":
+                parts.append(repr(var.value))
+        h.update("\0".join(parts).encode() + b"\n")
+    return h.hexdigest()
+
+
+class _CachedMethod:
+    """A Brian2 state updater (a callable ``(equations, variables, method_options) ->
+    abstract code``, which Brian2 accepts as ``method=``) that returns Brian2's own method's
+    result from the cache, or derives it with that method and keeps it."""
+
+    def __init__(self, name: str):
+        self.name = name
+        self.__name__ = name  # what Brian2 logs
+
+    def __str__(self) -> str:
+        return self.name
+
+    def can_integrate(self, equations, variables, method_options=None) -> bool:
+        from brian2 import StateUpdateMethod
+
+        method = StateUpdateMethod.stateupdaters[self.name]
+        return getattr(method, "can_integrate", lambda *a: True)(equations, variables,
+                                                                 method_options)
+
+    def __call__(self, equations, variables=None, method_options=None) -> str:
+        from brian2 import StateUpdateMethod
+
+        method = StateUpdateMethod.stateupdaters[self.name]
+        root = cache_dir()
+        if root is None:
+            return method(equations, variables, method_options)
+        path = root / "integration" / _integration_key(self.name, equations, variables,
+                                                       method_options)
+        try:
+            return path.read_text()
+        except OSError:
+            pass
+        code = method(equations, variables, method_options)  # may raise: not kept
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".su-")
+            with os.fdopen(fd, "w") as f:
+                f.write(code)
+            os.replace(tmp, path)
+        except OSError:
+            pass
+        return code
+
+
+def cached_method(method):
+    """``method`` (a Brian2 integration method name, or a list of them, as ``NeuronGroup``
+    and ``Synapses`` take) with each name replaced by a state updater that keeps its result in
+    the cache; anything else (a callable, None) unchanged.  With the cache off it is
+    Brian2's method as it is."""
+    from brian2 import StateUpdateMethod
+
+    if isinstance(method, str) and method.lower() in StateUpdateMethod.stateupdaters:
+        return _CachedMethod(method.lower())
+    if isinstance(method, (list, tuple)) and all(isinstance(m, str) for m in method):
+        return [cached_method(m) for m in method]
+    return method

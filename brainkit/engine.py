@@ -55,15 +55,34 @@ RUN_SEED_ENV = "BRAINKIT_RUN_SEED"
 CUDA_CC_ENV = "BRAINKIT_CUDA_COMPUTE_CAPABILITY"
 
 
-def compile_prefs() -> None:
-    """Set Brian2's C++ preferences for brainkit's builds: ``-O3 -march=native`` without
-    ``-ffast-math``, so that results follow IEEE arithmetic (the adjoint and finite-difference
-    checks compare against these numbers), and ``make -j<cores>`` (Brian2's default ``-j``
-    starts one compiler per source file at once, dozens, which thrashes a small machine)."""
+#: the C++ flags of Brian2's defaults that trade IEEE floating point for speed (the compiler
+#: may reorder, contract and approximate arithmetic); left out of an ``ieee`` build
+FAST_MATH_FLAGS = ("-ffast-math", "-fno-finite-math-only", "-funsafe-math-optimizations",
+                   "-fassociative-math", "-freciprocal-math", "-Ofast")
+
+
+def compile_prefs(ieee: bool = False, compile_args=None) -> Dict[str, Any]:
+    """Brian2's C++ preferences for a brainkit build, as a dict of preference names to values
+    (:meth:`StandaloneEngine.compiling` sets them for the build and restores them after).
+
+    * Compiler flags: ``compile_args`` if given; else Brian2's own
+      (``prefs.codegen.cpp.extra_compile_args_gcc``: its defaults ``-O3 -ffast-math
+      -fno-finite-math-only -march=native``, or what the user set there), as a plain Brian2
+      script compiles; with ``ieee=True`` without the fast-math flags
+      (:data:`FAST_MATH_FLAGS`; ``-Ofast`` becomes ``-O3``), so that results follow IEEE
+      arithmetic: training and gradient checks, whose adjoint and finite differences
+      compare against these numbers, build that way.
+    * ``make -j<cores>`` (Brian2's default ``-j`` starts one compiler per source file at
+      once, dozens, which thrashes a small machine).
+    """
     import brian2
 
-    brian2.prefs.codegen.cpp.extra_compile_args_gcc = ["-w", "-O3", "-march=native"]
-    brian2.prefs.devices.cpp_standalone.extra_make_args_unix = [f"-j{os.cpu_count() or 1}"]
+    flags = list(compile_args) if compile_args is not None else list(
+        brian2.prefs["codegen.cpp.extra_compile_args_gcc"])
+    if ieee:
+        flags = ["-O3" if f == "-Ofast" else f for f in flags if f not in FAST_MATH_FLAGS[:-1]]
+    return {"codegen.cpp.extra_compile_args_gcc": flags,
+            "devices.cpp_standalone.extra_make_args_unix": [f"-j{os.cpu_count() or 1}"]}
 
 
 def cuda_prefs(project_dir: str) -> Dict[str, Any]:
@@ -78,7 +97,7 @@ def cuda_prefs(project_dir: str) -> Dict[str, Any]:
       GPU).  ``$BRAINKIT_CUDA_COMPUTE_CAPABILITY`` (e.g. ``9.0``) overrides both.
     * ``nvcc`` flags: ``-std=c++17`` (CUDA 13's Thrust/CUB need C++17; brian2cuda's makefile
       says ``-std=c++11`` first, and the last one counts) and no ``-use_fast_math`` (IEEE
-      arithmetic, as :func:`compile_prefs` keeps for the C++ backend).
+      arithmetic, whatever the C++ host code's flags).
     * cuRAND: its library folder (``-L``, and an rpath so that the binary finds it) and,
       where the toolkit lacks it and NVIDIA's ``nvidia-curand`` wheel provides it, the
       wheel's include folder and a ``libcurand.so`` link in ``project_dir/brainkit_lib``
@@ -275,6 +294,11 @@ class StandaloneEngine:
         interrupted, or when the engine is collected.
     prefix : str
         Name prefix of the default build folder.
+    ieee : bool
+        Compile without fast-math (IEEE floating point; see :func:`compile_prefs`): for
+        builds whose numbers are compared exactly (training, gradient checks).
+    compile_args : list of str, optional
+        The C++ compiler flags, instead of Brian2's preference.
 
     Attributes
     ----------
@@ -292,8 +316,10 @@ class StandaloneEngine:
     """
 
     def __init__(self, backend: str = "cpp_standalone", directory: Optional[str] = None,
-                 prefix: str = "brainkit-"):
+                 prefix: str = "brainkit-", ieee: bool = False, compile_args=None):
         self.backend = backend
+        self.ieee = bool(ieee)
+        self.compile_args = None if compile_args is None else list(compile_args)
         self.device = new_device(backend)
         self.project_dir = directory or tempfile.mkdtemp(
             prefix=prefix, dir=os.environ.get("BRAINKIT_BUILD_ROOT"))
@@ -308,7 +334,7 @@ class StandaloneEngine:
     @contextmanager
     def compiling(self, compile: bool = True):
         """Make this engine's device the current one for the block, with :func:`compile_prefs`
-        (and :func:`cuda_prefs` on ``cuda_standalone``, restored afterwards): the Brian2
+        (and :func:`cuda_prefs` on ``cuda_standalone``; both restored afterwards): the Brian2
         objects created and run inside form its project, which is generated and (unless
         ``compile=False``) compiled when the block ends without an error.  The previous device
         is restored."""
@@ -329,8 +355,7 @@ class StandaloneEngine:
             extra, quiet = cuda_prefs(self.project_dir), ("brian2.brian2cuda",)
         set_device(self.device, directory=self.project_dir, build_on_run=False)
         try:
-            with _prefs_set(extra, quiet):
-                compile_prefs()
+            with _prefs_set({**compile_prefs(self.ieee, self.compile_args), **extra}, quiet):
                 yield self.device
                 t0 = time.perf_counter()
                 if self.backend == "cpp_standalone":

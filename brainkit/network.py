@@ -42,6 +42,7 @@ from typing import Any, Dict, List, Optional, Sequence, Union
 import numpy as np
 
 from . import connectivity
+from .build_cache import cached_method
 from .backends import STANDALONE, check_backend
 from .engine import (RUN_SEED_ENV, StandaloneEngine, runtime_device, synapse_clock,
                      variable_run_window)
@@ -169,10 +170,18 @@ class Network:
         Seed of Brian2's random numbers (Poisson sources, ``rand()`` in equations).
     codegen_target : str
         Runtime code generation target: ``'numpy'`` (default, no compiler) or ``'cython'``.
+    ieee : bool
+        Standalone builds without fast-math, so that the binary's arithmetic is IEEE (and
+        equal to the runtime backend's to rounding); default: Brian2's own compiler flags
+        (``-O3 -ffast-math -fno-finite-math-only -march=native``, or what
+        ``brian2.prefs.codegen.cpp.extra_compile_args_gcc`` says), as a plain Brian2 script.
+    compile_args : list of str, optional
+        The C++ compiler's flags for this network's build, instead of Brian2's preference.
     """
 
     def __init__(self, dt=None, backend: str = "cpp_standalone", build_dir: Optional[str] = None,
-                 seed: Optional[int] = None, codegen_target: str = "numpy", name: str = "net"):
+                 seed: Optional[int] = None, codegen_target: str = "numpy", name: str = "net",
+                 ieee: bool = False, compile_args: Optional[Sequence[str]] = None):
         from brian2 import ms
 
         check_backend(backend)
@@ -181,6 +190,8 @@ class Network:
         self.seed = seed
         self.codegen_target = codegen_target
         self.name = name
+        self.ieee = bool(ieee)
+        self.compile_args = None if compile_args is None else list(compile_args)
         self.build_dir = build_dir
         self.populations: Dict[str, Population] = {}
         self.sources: Dict[str, Source] = {}
@@ -823,7 +834,8 @@ class Network:
         binary; every run passes what differs from them)."""
         import brian2
 
-        engine = StandaloneEngine(self.backend, self.build_dir, prefix=f"brainkit-{self.name}-")
+        engine = StandaloneEngine(self.backend, self.build_dir, prefix=f"brainkit-{self.name}-",
+                                  ieee=self.ieee, compile_args=self.compile_args)
         with engine.compiling(compile=compile):
             if self.seed is not None:
                 brian2.seed(self.seed)
@@ -937,6 +949,19 @@ class Network:
             objs["monitors"].append((target, what, mon))
         objs["all"] = (list(objs["groups"].values()) + list(objs["synapses"].values())
                        + [m for _, _, m in objs["monitors"]])
+        who = objs.setdefault("who", {})  # Brian2 name -> what the user called it
+        for name, g in objs["groups"].items():
+            pop = self.populations.get(name)
+            who[g.name] = (f"population '{name}' (model '{pop.model.name}', {pop.model.path})"
+                           if pop is not None else f"source '{name}'")
+        for name, S in objs["synapses"].items():
+            c = self.connections[name]
+            who[S.name] = (f"connection '{name}' (synapse '{c.synapse.name}', {c.synapse.path}"
+                           + (f"; plasticity '{c.plasticity.name}', {c.plasticity.path}"
+                              if c.plasticity is not None else "") + ")")
+        for target, what, mon in objs["monitors"]:
+            who[mon.name] = f"record('{target}', '{what}')"
+        objs["suffixes"] = {c.suffix: name for name, c in self.connections.items()}
         seen = {id(o) for o in objs["all"]}
         for o in self._build_extras(objs, uid):  # a factory may return a built group too
             if id(o) not in seen:
@@ -1066,7 +1091,8 @@ class Network:
                 if (c.post == pop.name and c.synapse.post_equations)
                 or (c.pre == pop.name and c.synapse.pre_equations)])
         try:
-            return brian2.NeuronGroup(pop.n, eqs, method=method, namespace=namespace,
+            return brian2.NeuronGroup(pop.n, eqs, method=cached_method(method),
+                                      namespace=namespace,
                                       dt=self.dt, name=f"{pop.name}_{uid}*", **kwargs)
         except Exception as exc:  # noqa: BLE001 - re-raise with the model's name
             raise ModelError(f"population '{pop.name}' (model '{m.name}'): {exc}",
@@ -1113,7 +1139,7 @@ class Network:
             S = brian2.Synapses(groups[c.pre], groups[c.post], model=model,
                                 on_pre=on_pre or None, namespace=namespace,
                                 **synapse_clock(self.dt),
-                                method=syn.method or "euler",
+                                method=cached_method(syn.method or "euler"),
                                 name=f"syn_{c.pre}_{c.post}_{uid}*", **kwargs)
             S.connect(i=c.i, j=c.j)
         except Exception as exc:  # noqa: BLE001
@@ -1388,19 +1414,31 @@ def _renewal_group(src: Source, dt, uid):
 
 @contextlib.contextmanager
 def _named_errors(objects):
-    """Brian2's errors in a ``poisson_input``, ``run_regularly`` or ``add()`` object (found
-    when the network runs, e.g. an unknown name in the code) as a one-line NetworkError
-    naming it as the user did; other errors pass unchanged."""
+    """Brian2's errors in an object of the network (found when it runs: units that do not
+    fit, an unknown name, an integration method that cannot integrate the equations) as a
+    one-line NetworkError naming it as the user did -- the population or connection with
+    its model files, a ``record``, ``poisson_input``, ``run_regularly`` or ``add()`` -- not
+    by Brian2's internal name (``B_1``, ``syn_A_B_0_pre``); other errors pass unchanged."""
     from brian2.core.base import BrianObjectException
 
     try:
         yield
     except BrianObjectException as exc:
-        what = objects.get("who", {}).get(getattr(exc, "_brian_objname", None))
-        if what is None:
+        name, who = getattr(exc, "_brian_objname", None) or "", objects.get("who", {})
+        # the object itself, or one of its parts ('<group>_stateupdater', '<synapses>_pre')
+        owners = [n for n in who if name == n or name.startswith(n + "_")]
+        if not owners:
             raise
+        what = who[max(owners, key=len)]
         cause = exc.__cause__ if exc.__cause__ is not None else exc
         msg = " ".join(str(cause).split())
+        # the variables a connection adds ('I_syn_c0', 'g_c2'): say whose they are
+        suffixes = objects.get("suffixes", {})
+        named = sorted({m.group(0) for m in re.finditer(r"\b\w+(_c\d+)\b", msg)
+                        if m.group(1) in suffixes})
+        if named:
+            owner = {v: suffixes[re.search(r"_c\d+$", v).group(0)] for v in named}
+            msg += " (" + "; ".join(f"{v}: connection '{c}'" for v, c in owner.items()) + ")"
         raise NetworkError(f"{what}: {msg}") from exc
 
 

@@ -362,7 +362,8 @@ dge/dt = -ge/tau_ge : 1""")
                 set_device("cpp_standalone", directory=directory, build_on_run=False)
                 try:
                     with FileLock(os.path.join(directory, "build.lock")):
-                        compile_prefs()
+                        for pref, value in compile_prefs().items():  # Brian2's flags, -jN
+                            b2.prefs[pref] = value
                         b2.seed(self.seed)
                         self._build(self._queue([]))
                         self._objects["net"].run(duration)

@@ -342,3 +342,21 @@ def test_all_of_it_runs_the_same_on_cpp_standalone():
     with pytest.raises(NetworkError, match=r"add\('py_step'\): a network_operation .* only "
                                            r"on the runtime backend, not cpp_standalone"):
         op.run(10 * ms)
+
+
+@pytest.mark.parametrize("build, message", [
+    # a current synapse onto a model whose input is dimensionless (theta neuron)
+    (lambda net: (net.population("A", "lif", 3), net.population("B", "theta", 3),
+                  net.connect("A", "B", "exp_current", weights=1 * nA)),
+     r"^population 'B' \(model 'theta', .*theta\.yaml\): Inconsistent units .*"
+     r"\(I_syn_c0: connection 'A->B'\)$"),
+    # an integration method that cannot integrate the model
+    (lambda net: net.population("A", "adex", 3, method="exact"),
+     r"^population 'A' \(model 'adex', .*adex\.yaml\): .*could not be separated"),
+])
+def test_brian2_errors_name_the_users_population_connection_and_model_file(build, message):
+    net = Network(dt=0.1 * ms, backend="runtime")
+    build(net)
+    with pytest.raises(NetworkError, match=message) as info:
+        net.run(1 * ms)
+    assert "\n" not in str(info.value) and "_0" not in str(info.value).split(":")[0]

@@ -57,12 +57,16 @@ def test_engine_compiles_once_reruns_with_new_values_and_cleans_up(tmp_path):
     assert kept.project_dir == str(tmp_path / "kept")
 
 
-def test_compile_prefs_optimise_without_fast_math_and_runtime_device_restores_state():
-    compile_prefs()
-    flags = brian2.prefs.codegen.cpp.extra_compile_args_gcc
-    assert "-O3" in flags and not any("fast-math" in f for f in flags)
-    assert brian2.prefs.devices.cpp_standalone.extra_make_args_unix == [
-        f"-j{os.cpu_count() or 1}"]
+def test_compile_prefs_are_brian2s_or_ieee_and_runtime_device_restores_state():
+    brian2_flags = list(brian2.prefs.codegen.cpp.extra_compile_args_gcc)
+    fast = compile_prefs()
+    assert fast["codegen.cpp.extra_compile_args_gcc"] == brian2_flags  # a plain script's
+    assert "-ffast-math" in brian2_flags  # Brian2's default
+    ieee = compile_prefs(ieee=True)["codegen.cpp.extra_compile_args_gcc"]
+    assert "-O3" in ieee and not any("fast-math" in f for f in ieee)
+    assert compile_prefs(compile_args=["-O2"])["codegen.cpp.extra_compile_args_gcc"] == ["-O2"]
+    assert fast["devices.cpp_standalone.extra_make_args_unix"] == [f"-j{os.cpu_count() or 1}"]
+    assert brian2.prefs.codegen.cpp.extra_compile_args_gcc == brian2_flags  # nothing set
     device, target = brian2.get_device(), brian2.prefs.codegen.target
     with pytest.raises(ZeroDivisionError):
         with runtime_device("numpy"):

@@ -454,7 +454,9 @@ class RecurrentSNN:
     def _build_standalone(self, compile: bool = True):
         import brian2
 
-        engine = StandaloneEngine(self.backend, self.build_dir, prefix="brainkit-rsnn-")
+        # IEEE arithmetic: the adjoint and the gradient check compare against these numbers
+        engine = StandaloneEngine(self.backend, self.build_dir, prefix="brainkit-rsnn-",
+                                  ieee=True)
         t0 = time.perf_counter()
         with engine.compiling(compile=compile):
             objs = self._build_objects(np.zeros((self.steps, self.batch * self.n_in)))
