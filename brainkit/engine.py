@@ -353,9 +353,15 @@ class StandaloneEngine:
 
             reset_gpu_selection()  # brian2cuda caches the GPU it chose across builds
             extra, quiet = cuda_prefs(self.project_dir), ("brian2.brian2cuda",)
+        prefs = compile_prefs(self.ieee, self.compile_args)
+        if self.backend == "cuda_standalone":
+            # nvcc hands these to the host compiler after its own -std=c++17: Brian2's
+            # -std=c++11 among them would undo it, and CUDA 13's Thrust/CUB refuse C++11
+            gcc = "codegen.cpp.extra_compile_args_gcc"
+            prefs[gcc] = [f for f in prefs[gcc] if not f.startswith("-std=")] + ["-std=c++17"]
         set_device(self.device, directory=self.project_dir, build_on_run=False)
         try:
-            with _prefs_set({**compile_prefs(self.ieee, self.compile_args), **extra}, quiet):
+            with _prefs_set({**prefs, **extra}, quiet):
                 yield self.device
                 t0 = time.perf_counter()
                 if self.backend == "cpp_standalone":

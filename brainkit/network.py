@@ -8,7 +8,8 @@
 >>> net.connect("inp", "exc", "exp_current", weights=0.1 * nA, p=0.1, seed=1)
 >>> net.record("exc", "spikes"); net.record("exc", "v", indices=[0, 1])
 >>> res = net.run(500 * ms)                       # compiles once
->>> res = net.run(500 * ms, weights={"inp->exc": W2})   # re-runs the binary: no recompile
+>>> res = net.run(500 * ms)                       # continues to t = 1 s, as in Brian2
+>>> res = net.run(200 * ms, weights={"inp->exc": W2}, restart=True)  # from t = 0: no recompile
 
 Every population's input variable (``I`` for the LIF) is composed by the builder as
 ``I = I_ext + <stimulus>(t, i) + sum of synaptic currents`` where ``I_ext`` is a per-neuron
@@ -18,9 +19,11 @@ set with :meth:`Network.current_input`, and each incoming connection adds its cu
 On ``cpp_standalone`` the network is generated and compiled at the first :meth:`run` (into its
 own build folder) and every later run executes the same binary with new weights, inputs and
 initial values passed as ``run_args`` (only those that differ from the compiled-in ones; initial
-values given as expressions of other variables are re-evaluated for the new numbers).
-Structure (populations, connection indices, duration, recorded variables, spike-generator
-spikes) is fixed once built; changing it needs a new :class:`Network`.
+values given as expressions of other variables are re-evaluated for the new numbers), for any
+duration.  A run continues where the last one stopped (state, weights, time, spikes in
+flight) unless ``restart=True``.  Structure (populations, connection indices, recorded
+variables, spike-generator spikes) is fixed once built; changing it needs a new
+:class:`Network`.
 
 Brian2's own objects are part of the description and built with the rest:
 ``record(pop, 'rate')`` (a ``PopulationRateMonitor``), ``record('pre->post', 'w')`` (a

@@ -44,7 +44,7 @@ net.record("exc", "v", indices=[0, 1, 2])
 res = net.run(500 * ms)
 first = dict(net.timings)
 n_syn = len(net.connections["inh->exc"].i)
-res2 = net.run(500 * ms, weights={"inh->exc": np.full(n_syn, -3.0) * nA})
+res2 = net.run(500 * ms, weights={"inh->exc": np.full(n_syn, -3.0) * nA}, restart=True)
 second = dict(net.timings)
 
 plotting.raster(res, "exc", path=f"{args.out}/raster.png")

@@ -335,7 +335,7 @@ def test_per_neuron_parameters_give_each_neuron_its_analytic_rate(backend):
         tk = np.sort(t[i == k])
         np.testing.assert_allclose(np.diff(tk), isi[k], atol=2e-5)
     # the parameter is a variable of the group: a run can set it anew (standalone: run_args)
-    res2 = net.run(200 * ms, I_ext=current, init={"P": {"tau_m": taus[::-1]}})
+    res2 = net.run(200 * ms, I_ext=current, init={"P": {"tau_m": taus[::-1]}}, restart=True)
     np.testing.assert_array_equal(_if_counts(res2, 10), _if_counts(res, 10)[::-1])
 
 

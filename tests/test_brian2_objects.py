@@ -327,7 +327,7 @@ def test_all_of_it_runs_the_same_on_cpp_standalone():
 
     # a second run of the binary (new weights) is read back anew; the first stays
     engine = net.engine
-    again = net.run(30 * ms, weights={"src->exc": 1.0 * nA})
+    again = net.run(30 * ms, weights={"src->exc": 1.0 * nA}, restart=True)
     assert net.engine is engine  # the same binary, re-run
     np.testing.assert_array_equal(np.asarray(again.traces["src->exc"]["w"][:, 0]),
                                   [1e-9] * 4)
