@@ -88,7 +88,7 @@ def test_adex_w_and_the_synaptic_weight_live_side_by_side(plasticity):
         assert np.allclose(w / nA, 0.4)
     else:
         assert not np.allclose(w / nA, 0.4)  # STDP changed the renamed weight
-    res = net.run(200 * ms, weights={"inp->e": 0.0 * nA})
+    res = net.run(200 * ms, weights={"inp->e": 0.0 * nA}, restart=True)
     assert res.spike_counts("e").sum() == 0
 
 
