@@ -42,22 +42,23 @@ current (``population(..., external_current=False)``).  With per-synapse weights
 its 32k runs took 1.11-1.15x as long (20 M weights to set up and write back, one more load per
 neuron and step).
 
-Measured (idle 2-core machine, load average ~1.0-1.3; brainkit / Brian2, the fastest of up to
-9 (CUBA, COBA) or 3 (COBAHH) runs; both versions fire identically in every row)::
+Measured 2026-12-07 (2-core machine, load average ~1.1-1.4; both with Brian2's default flags;
+brainkit / Brian2, the fastest of up to 9 (CUBA, COBA) or 3 (COBAHH) runs within the time
+budget; both versions fire identically in every row)::
 
     model    N   synapses | run wall ratio | binary ratio | rate Hz | events/s (brainkit)
-    cuba     1k     0.02M |          0.916 |        0.944 |   12.33 | 5.6e6
-    cuba     4k     0.32M |          0.925 |        0.921 |    5.35 | 1.3e7
-    cuba    16k     5.1M  |          0.978 |        0.951 |    3.21 | 2.9e7
-    cuba    32k    20.5M  |          0.962 |        0.916 |    2.41 | 4.3e7
-    coba     1k     0.02M |          1.026 |        1.023 |   49.48 | 8.8e6
-    coba     4k     0.32M |          0.968 |        0.978 |   17.73 | 1.4e7
-    coba    16k     5.1M  |          1.010 |        1.013 |    0.10 | 3.6e5
-    coba    32k    20.5M  |          0.982 |        1.010 |    0.09 | 7.0e5
-    cobahh   1k     0.02M |          0.998 |        0.999 |   73.44 | 4.0e5
-    cobahh   4k     0.32M |          1.003 |        1.003 |   31.46 | 6.8e5
-    cobahh  16k     5.1M  |          0.997 |        0.997 |    3.54 | 3.1e5
-    cobahh  32k    20.5M  |          1.000 |        0.999 |    2.85 | 5.0e5
+    cuba     1k     0.02M |          0.955 |        0.953 |   12.33 | 7.1e6
+    cuba     4k     0.32M |          0.889 |        0.978 |    5.35 | 1.4e7
+    cuba    16k     5.1M  |          0.968 |        0.950 |    3.20 | 3.1e7
+    cuba    32k    20.5M  |          0.993 |        0.978 |    2.46 | 4.4e7
+    coba     1k     0.02M |          0.908 |        0.927 |   49.48 | 1.1e7
+    coba     4k     0.32M |          0.936 |        0.977 |   17.73 | 1.5e7
+    coba    16k     5.1M  |          0.919 |        0.928 |    0.10 | 3.9e5
+    coba    32k    20.5M  |          0.897 |        0.944 |    0.09 | 6.9e5
+    cobahh   1k     0.02M |          0.805 |        0.807 |   73.44 | 9.7e5
+    cobahh   4k     0.32M |          0.968 |        0.973 |   31.46 | 1.8e6
+    cobahh  16k     5.1M  |          0.976 |        0.972 |    3.61 | 8.6e5
+    cobahh  32k    20.5M  |          0.998 |        0.981 |    2.72 | 1.2e6
 
     python benchmarks/bench_networks.py --models cuba coba --repeats 9 --out out/bench_networks
     python benchmarks/bench_networks.py --models cobahh --out out/bench_networks_hh  # ~12 min

@@ -176,7 +176,7 @@ def run_check(model: str, neurons: int, steps: int, seed: int, backend: str,
 
     constants = time_constants(model)
     net = RecurrentSNN(N_IN, neurons, N_OUT, steps, batch=BATCH * COPIES, neuron=model,
-                       backend=backend, constants=constants)
+                       backend=backend, constants=constants, weight_sets=COPIES)
     try:
         params, x, y = problem(net, seed)
         loss_fn = make_loss(y)

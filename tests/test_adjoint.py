@@ -56,7 +56,7 @@ def _fd(net_fd, params, x, loss_fn, name, idx, h):
 def _check(neuron, backend, seed, N=3, steps=300, entries=None, constants=()):
     B = 2
     net = RecurrentSNN(2, N, 2, steps, batch=B * 4, neuron=neuron, backend=backend,
-                       constants=constants)
+                       constants=constants, weight_sets=4)
     try:
         params, x, loss_fn = _problem(net, seed, B)
         xfull = np.concatenate([x] * 4)
@@ -114,6 +114,36 @@ def test_brian2_trajectory_is_the_euler_map_the_adjoint_differentiates():
                         if np.floor((np.max(th[:n + 2, j]) - np.pi) / (2 * np.pi))
                         > np.floor((np.max(th[:n + 1, j]) - np.pi) / (2 * np.pi))]
             assert list(seen) == expected
+
+
+@pytest.mark.standalone
+def test_shared_weight_table_gives_the_synapse_pathways_trajectory():
+    """cpp_standalone's one weight table read by a C++ function (one block per parameter set)
+    computes the recurrent drive the runtime's per-trial Synapses compute: the same states,
+    inputs and spikes, with one parameter set and with two sets in one run."""
+    nets = {b: RecurrentSNN(2, 5, 2, 300, batch=4, backend=b, weight_sets=2)
+            for b in ("runtime", "cpp_standalone")}
+    try:
+        params, x, _ = _problem(nets["runtime"], 5)
+        other = dict(params, W=params["W"][::-1].copy())
+        tr = {b: n.forward(params, x) for b, n in nets.items()}
+        assert nets["cpp_standalone"].shared_weights and not nets["runtime"].shared_weights
+        for k in list(tr["runtime"].states):
+            a, b = tr["runtime"].states[k], tr["cpp_standalone"].states[k]
+            assert np.max(np.abs(a - b)) <= 1e-10 * max(1.0, np.max(np.abs(a))), k
+        assert np.max(np.abs(tr["runtime"].I - tr["cpp_standalone"].I)) <= 1e-10
+        assert sum(len(i) for i, _ in tr["cpp_standalone"].spikes) > 0
+        for (i1, t1), (i2, t2) in zip(tr["runtime"].spikes, tr["cpp_standalone"].spikes):
+            assert sorted(zip(i1, t1)) == sorted(zip(i2, t2))
+        outs = {b: n.readouts([params, other], x[:2]) for b, n in nets.items()}
+        for a, b in zip(outs["runtime"], outs["cpp_standalone"]):
+            assert np.allclose(a, b, rtol=1e-9, atol=1e-12)
+        assert not np.allclose(outs["cpp_standalone"][0], outs["cpp_standalone"][1])
+        with pytest.raises(RecurrentError, match="need a network built with weight_sets >= 4"):
+            nets["cpp_standalone"].readouts([params] * 4, x[:1])
+    finally:
+        for n in nets.values():
+            n.close()
 
 
 @pytest.mark.parametrize("neuron,seed,constants", [("theta", 0, ()), ("theta", 1, ("tau", "tau_s")),

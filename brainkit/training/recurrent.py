@@ -12,17 +12,22 @@ neurons ``b*N .. b*N+N-1``):
 
 * the recurrent input is filtered directly, ``dJ/dt = a J + J_in`` with ``J_in = W D`` and
   ``D = h_s(s=0)`` the synapse trace's drive (``g(v) dv/dt / tau_s``): by linearity ``J = W s``
-  at every step, and only neurons inside the active zone (``D != 0``, a custom event ``zone``)
-  send anything, through block-diagonal ``Synapses`` built from index arrays
-  (``J_in_post += w*D_pre``, ``w = W[post, pre]``);
+  at every step, and only neurons inside the active zone (``D != 0``) send anything.  On
+  ``cpp_standalone`` the batch shares one weight table (a parameter-only group of ``N x N``
+  values per parameter set, ``w[pre, post] = W[post, pre]``, set at run time) read by a C++
+  :class:`brian2.Function` once per step: for each trial and in-zone neuron it adds one
+  contiguous row times ``D_pre`` to the trial's ``J_in`` (vector speed, nothing replicated).
+  On ``runtime`` and ``cuda_standalone`` (where a host C++ function cannot run) the same sums
+  are block-diagonal ``Synapses`` built from index arrays, one copy of ``W`` per trial, fired by
+  a custom event ``zone`` (``J_in_post += w*D_pre``, ``w = W[post, pre]``);
 * the input enters as ``I = J + I0 + sum_k u_k x(t, b*n_in + k)``, ``x`` a ``TimedArray`` of
   shape ``(steps, batch*n_in)`` and ``u_k``/``I0`` per-neuron parameters (``U``'s columns);
 * within a step ``n`` (time ``t_n``) Brian2's schedule runs, in this order (slot, order):
   ``start``: the ``StateMonitor`` records ``y_n`` and ``I_n`` (so ``o_n = O s_n`` is the
   readout *before* the update of step ``n``);
   ``before_groups, -1``: ``J_in = 0`` and ``D_store = D(y_n, I_n)`` (``run_regularly``);
-  ``before_groups, 0``: the ``zone`` event tests ``D_store != 0``;
-  ``before_groups, 1``: the pathway adds ``J_in_post += w * D_store_pre`` (``J_in = W D_n``);
+  ``before_groups, 0``: the ``zone`` event tests ``D_store != 0`` (synapse pathway);
+  ``before_groups, 1``: the pathway computes ``J_in = W D_n`` (table function or synapses);
   ``groups``: forward Euler of every differential equation from the values of step ``n``:
   ``y_{n+1} = y_n + dt h(y_n, I_n)``, ``J_{n+1} = J_n + dt (a J_n + J_in)``, where ``I_n`` is
   the subexpression ``J_n + I0 + U x(t_n)`` (the ``TimedArray`` is sampled at ``t_n``
@@ -68,6 +73,32 @@ from .adjoint import (SYN_SUFFIX, DiscreteSystem, NotDifferentiableError, adjoin
 
 _uid = itertools.count()
 PARAM_NAMES = ("U", "W", "O", "I0")
+
+# J_in = W D for every trial from one table (see RecurrentSNN._shared_pathway); Brian2 calls it
+# once per step.  The inner loop runs over contiguous memory and vectorises.
+_CPP_RECURRENT = """
+double rsnn_recurrent_{uid}(int)
+{{
+    const size_t B = {B}, N = {N};
+    const double* D = brian::{D};
+    double* J = brian::{J};
+    const double* w = brian::{w};
+    const int32_t* wset = brian::{wset};
+    for (size_t b = 0; b < B; b++) {{
+        double* Jb = J + b * N;
+        const double* Db = D + b * N;
+        const double* Wb = w + (size_t)wset[b * N] * N * N;
+        for (size_t j = 0; j < N; j++) Jb[j] = 0.0;
+        for (size_t i = 0; i < N; i++) {{
+            const double d = Db[i];
+            if (d == 0.0) continue;
+            const double* row = Wb + i * N;
+            for (size_t j = 0; j < N; j++) Jb[j] += row[j] * d;
+        }}
+    }}
+    return 0.0;
+}}
+"""
 TRAINING_BACKENDS = ("cpp_standalone", "cuda_standalone", "runtime")
 
 
@@ -145,16 +176,19 @@ class RecurrentSNN:
         ``("tau", "tau_s")``, the time constants of the theta neuron and the gated synapse.
         They become run-time values of the compiled network (no recompile when they change)
         and keys of the parameter dict (SI floats), with exact gradients like the weights'.
+    weight_sets : int
+        On ``cpp_standalone``, how many parameter sets one run can hold
+        (:meth:`readouts`): the weight table has one ``N x N`` block per set.
     """
 
     def __init__(self, n_in: int, n_hidden: int, n_out: int, steps: int, batch: int = 1,
                  dt=None, neuron="theta", synapse="gated", neuron_params=None,
                  synapse_params=None, backend: str = "cpp_standalone",
-                 build_dir: Optional[str] = None, constants=()):
+                 build_dir: Optional[str] = None, constants=(), weight_sets: int = 1):
         from brian2 import ms
 
         for name, val in (("n_in", n_in), ("n_hidden", n_hidden), ("n_out", n_out),
-                          ("steps", steps), ("batch", batch)):
+                          ("steps", steps), ("batch", batch), ("weight_sets", weight_sets)):
             if int(val) != val or val < 1:
                 raise RecurrentError(f"{name} must be a positive integer, got {val!r}")
         if backend not in TRAINING_BACKENDS:
@@ -164,6 +198,9 @@ class RecurrentSNN:
             check_backend(backend)
         self.n_in, self.n_hidden, self.n_out = int(n_in), int(n_hidden), int(n_out)
         self.steps, self.batch = int(steps), int(batch)
+        self.weight_sets = int(weight_sets)
+        # cpp_standalone: one weight table shared by the batch, read by a C++ function
+        self.shared_weights = backend == "cpp_standalone"
         self.dt = 0.1 * ms if dt is None else dt
         self.dt_s = float(self.dt)
         self.backend = backend
@@ -305,6 +342,8 @@ class RecurrentSNN:
                  f"D_drive = {sysm.brian2_D} : {u['D']}",
                  f"D_store : {u['D']}"]
         extra += [f"u{k} : {u['I']}" for k in range(K)]
+        if self.shared_weights:  # the trial's block of the weight table (its parameter set)
+            extra.append("wset : integer (constant)")
         # trainable constants: per-neuron values set at run time (all equal within a copy)
         extra += [f"{k} : {unit_string(get_unit(get_dimensions(self._constant_default(k))))} "
                   "(constant)" for k in self.constants]
@@ -317,13 +356,18 @@ class RecurrentSNN:
             kwargs["threshold"] = self.neuron.threshold
         if self.neuron.reset:
             kwargs["reset"] = self.neuron.reset
+        shared = self.shared_weights
+        if not shared:
+            kwargs["events"] = {"zone": "D_store != D_zero"}
         G = brian2.NeuronGroup(N * B, eqs, method="euler", namespace=namespace, dt=self.dt,
-                               events={"zone": "D_store != D_zero"},
                                name=f"rsnn_{uid}", **kwargs)
-        G.set_event_schedule("zone", when="before_groups", order=0)
-        # once per step and neuron: clear the summed drive, store D(y_n, I_n) (the pathway then
-        # reads one number per synapse instead of re-evaluating the gate)
-        clear = G.run_regularly("J_in = 0*J_in\nD_store = D_drive", when="before_groups",
+        if not shared:
+            G.set_event_schedule("zone", when="before_groups", order=0)
+        # once per step and neuron: store D(y_n, I_n) (the pathway then reads one number per
+        # synapse instead of re-evaluating the gate) and clear the summed drive (the shared
+        # table's function writes all of J_in itself)
+        clear = G.run_regularly("D_store = D_drive" if shared else
+                                "J_in = 0*J_in\nD_store = D_drive", when="before_groups",
                                 order=-1, name=f"rsnn_clear_{uid}")
         for k, val in self.neuron.initial.items():
             if k in G.variables and k not in sysm.states:
@@ -331,6 +375,23 @@ class RecurrentSNN:
         for k in sysm.states:
             G.__setattr__(k + "_", sysm.initial[k])
         G.bidx = np.repeat(np.arange(B), N)
+        mon = brian2.StateMonitor(G, list(sysm.states) + [Iname], record=True, when="start",
+                                  order=0, name=f"rsnn_mon_{uid}")
+        objs = {"G": G, "mon": mon, "xin": xin, "clear": clear, "units": u}
+        objs.update(self._shared_pathway(G, u, uid) if shared else
+                    self._synapse_pathway(G, u, uid, namespace))
+        if self.neuron.threshold:
+            objs["spikes"] = brian2.SpikeMonitor(G, name=f"rsnn_spikes_{uid}")
+        objs["all"] = [o for o in (G, mon, clear, objs.get("spikes"), *objs["pathway"])
+                       if o is not None]
+        return objs
+
+    def _synapse_pathway(self, G, u, uid, namespace):
+        """``J_in = W D`` as Brian2 ``Synapses``, one block-diagonal copy of ``W`` per trial:
+        in-zone neurons (the ``zone`` event) add ``w * D_store`` to their targets."""
+        import brian2
+
+        N, B = self.n_hidden, self.batch
         S = brian2.Synapses(G, G, model=f"w : {u['w']}", on_pre="J_in_post += w*D_store_pre",
                             on_event={"pre": "zone"}, namespace=namespace,
                             **synapse_clock(self.dt, G.clock),
@@ -341,14 +402,35 @@ class RecurrentSNN:
         S.connect(i=np.tile(pre, B) + offs, j=np.tile(post, B) + offs)
         S.pre.when = "before_groups"
         S.pre.order = 1
-        mon = brian2.StateMonitor(G, list(sysm.states) + [Iname], record=True, when="start",
-                                  order=0, name=f"rsnn_mon_{uid}")
-        objs = {"G": G, "S": S, "mon": mon, "xin": xin, "clear": clear,
-                "pre": pre, "post": post, "units": u}
-        if self.neuron.threshold:
-            objs["spikes"] = brian2.SpikeMonitor(G, name=f"rsnn_spikes_{uid}")
-        objs["all"] = [o for o in (G, S, mon, clear, objs.get("spikes")) if o is not None]
-        return objs
+        return {"S": S, "pre": pre, "post": post, "pathway": [S]}
+
+    def _shared_pathway(self, G, u, uid):
+        """``J_in = W D`` from one weight table for the whole batch (cpp_standalone): a
+        parameter-only group holds ``weight_sets`` blocks ``w[k, pre, post] = W_k[post, pre]``
+        (no per-step code of its own), and a C++ :class:`brian2.Function`, called once per
+        step by a one-element group between storing the drive and the state update, adds for
+        every trial ``b`` and in-zone neuron ``pre`` the contiguous row ``w[k_b, pre, :]``
+        times ``D_pre`` into the trial's ``J_in`` (the same terms, in the same order, as the
+        synapse pathway: identical numbers)."""
+        import brian2
+
+        N, B = self.n_hidden, self.batch
+        dev = brian2.get_device()
+        table = brian2.NeuronGroup(self.weight_sets * N * N, f"w : {u['w']}",
+                                   name=f"rsnn_wtab_{uid}")
+        code = _CPP_RECURRENT.format(
+            uid=uid, B=B, N=N, D=dev.get_array_name(G.variables["D_store"]),
+            J=dev.get_array_name(G.variables["J_in"]),
+            w=dev.get_array_name(table.variables["w"]),
+            wset=dev.get_array_name(G.variables["wset"]))
+        fn = brian2.Function(pyfunc=None, arg_units=[1], return_unit=1, arg_types=["integer"],
+                             return_type="float", stateless=False)
+        fn.implementations.add_implementation("cpp", code, name=f"rsnn_recurrent_{uid}")
+        step = brian2.NeuronGroup(1, "done : 1", namespace={"rsnn_recurrent": fn},
+                                  clock=G.clock, name=f"rsnn_pathway_{uid}")
+        op = step.run_regularly("done = rsnn_recurrent(0)", when="before_groups", order=1,
+                                name=f"rsnn_pathway_op_{uid}")
+        return {"table": table, "pathway": [table, step, op]}
 
     def _x_values(self, x):
         # (batch, steps, n_in) -> (steps, batch*n_in), column b*n_in + k
@@ -363,7 +445,15 @@ class RecurrentSNN:
             return np.concatenate([np.tile(f(p), reps) for p in plist])
 
         N = self.n_hidden
-        vals = {"I0": cat(lambda p: p["I0"]), "w": cat(lambda p: p["W"][objs["post"], objs["pre"]])}
+        vals = {"I0": cat(lambda p: p["I0"])}
+        if "table" in objs:  # block k = set k: w[k, pre, post] = W_k[post, pre]; unused blocks 0
+            table = np.zeros((self.weight_sets, N, N))
+            for k, p in enumerate(plist):
+                table[k] = p["W"].T
+            vals["w"] = table.ravel()
+            vals["wset"] = np.repeat(np.arange(len(plist), dtype=np.int32), reps * N)
+        else:
+            vals["w"] = cat(lambda p: p["W"][objs["post"], objs["pre"]])
         for k in range(self.n_in):
             vals[f"u{k}"] = cat(lambda p: p["U"][:, k])
         for k in self.constants:
@@ -399,6 +489,9 @@ class RecurrentSNN:
         M = len(param_sets)
         if M < 1 or self.batch % M:
             raise RecurrentError(f"{M} parameter sets do not divide the batch of {self.batch}")
+        if self.shared_weights and M > self.weight_sets:
+            raise RecurrentError(f"{M} parameter sets in one run need a network built with "
+                                 f"weight_sets >= {M} (this one holds {self.weight_sets})")
         plist = [self.check_params(p) for p in param_sets]
         x = np.asarray(x, dtype=np.float64)
         if x.shape != (self.batch // M, self.steps, self.n_in):
@@ -470,7 +563,10 @@ class RecurrentSNN:
         engine, objs = self._built
         u = objs["units"]
         vals = self._param_values(objs, plist)
-        run_args = {objs["S"].w: vals["w"] * u["w_q"], objs["xin"]: self._x_values(x)}
+        weights = objs["table"].w if "table" in objs else objs["S"].w
+        run_args = {weights: vals["w"] * u["w_q"], objs["xin"]: self._x_values(x)}
+        if "table" in objs:
+            run_args[objs["G"].wset] = vals["wset"]
         for var, value in self._group_values(objs, vals):
             run_args[getattr(objs["G"], var)] = value
         engine.run(run_args)
