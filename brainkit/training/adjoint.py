@@ -52,22 +52,19 @@ every derived function takes their values as extra arguments, and
 
 Every partial derivative (:math:`\\partial_y h`, :math:`\\partial_I h`, :math:`D`,
 :math:`\\partial_y D`, :math:`\\partial_I D`) is derived with sympy from the equation strings
-Brian2 compiles and lambdified to numpy: no model-specific gradient code.  Piecewise-constant
+Brian2 compiles, then compiled into the backward loop: no model-specific gradient code.  Piecewise-constant
 functions (``int(...)``, ``floor``, ``ceil``, comparisons) get derivative 0: the gradient is that of
 the discrete map wherever the map is differentiable (the gated synapse's raised-cosine gate is
 C1, so the theta network's map is differentiable everywhere).
 
-Sparsity: the only terms that couple neurons (:math:`r_n`, :math:`\\partial L/\\partial W`) carry
-:math:`D` or its derivatives, non-zero only inside the active zone.  Where it pays, that is
-used: every gated expression (the drive and all its derivatives) is evaluated only at the
-in-zone entries (``int(...)`` masks found symbolically); :math:`r_n` is gathered only at the
-in-zone (trial, neuron) entries when fewer than ``B N / GATHER_COST`` are in the zone (a
-gathered multiply-add costs ~40 BLAS ones here), else it is one BLAS product ``P_J W``;
-:math:`\\partial L/\\partial W` is a sparse-times-dense product per chunk of steps when fewer
-than ``SPARSE_DENSITY`` of the drive entries are non-zero, else BLAS.  At ~16 Hz the zone holds
-~4% of the neuron-steps, right at both break-evens on this machine, so the sparsity mainly
-pays in the Jacobians (evaluated on 4% of the entries) and in the forward pass (only in-zone
-neurons send events).
+Sparsity and speed: the only terms that couple neurons (:math:`r_n`, :math:`\\partial
+L/\\partial W`) carry :math:`D` or its derivatives, non-zero only inside the active zone (a few %
+of neuron-steps).  The backward pass is one compiled loop (:mod:`brainkit.training.adjoint_kernel`:
+the sympy Jacobians written as source with common subexpressions shared, compiled by numba)
+that evaluates every Jacobian entry where it is needed, every gated one only inside its zone,
+and touches ``W`` only for in-zone neurons: a contiguous row of ``W^T`` dotted with
+:math:`P_J` for :math:`r_n`, the same row of :math:`\\partial L/\\partial W^T` updated by
+:math:`D_n P_J` (event-driven, no dense product per step).
 
 What is refused (:class:`NotDifferentiableError`): a reset that changes a variable the dynamics
 or the readout depend on (``lif``: ``v = V_r``), a refractory period, a threshold synapse (one with
@@ -91,10 +88,6 @@ import sympy
 from ..equations import pre_equations
 from ..library import Model, ModelError
 
-GATHER_COST = 40.0  # cost of a gathered multiply-add relative to a BLAS one (measured, N=1000)
-# below this share of non-zero drive entries, dL/dW uses a sparse product (scipy), above it
-# BLAS: measured break-even ~4% at N = 1000 (the sparse product runs ~30x below BLAS speed)
-SPARSE_DENSITY = 0.03
 SYN_SUFFIX = "_syn"  # suffix of the synapse's own variables (s_syn, gate_syn) in the group
 
 
@@ -559,7 +552,7 @@ def derive_system(neuron: Model, synapse: Model, constants=()) -> DiscreteSystem
 # --------------------------------------------------------------------------- the backward pass
 def adjoint_gradients(system: DiscreteSystem, states: Dict[str, np.ndarray], I: np.ndarray,
                       x: np.ndarray, params: Dict[str, np.ndarray], dl_do: np.ndarray,
-                      dt: float, chunk: int = 64) -> Tuple[Dict[str, np.ndarray], Dict[str, Any]]:
+                      dt: float) -> Tuple[Dict[str, np.ndarray], Dict[str, Any]]:
     """Gradients of ``L = sum_n l_n(o_n)`` for ``U, W, O, I0`` (and the trainable constants
     ``p`` of ``system``) by the discrete adjoint.  For a constant,
 
@@ -586,117 +579,13 @@ def adjoint_gradients(system: DiscreteSystem, states: Dict[str, np.ndarray], I: 
         ``dL/do_n``, ``(B, T, n_out)``.
     dt : float
         Time step in seconds.
-    chunk : int
-        Steps whose Jacobians are evaluated at once (memory ~ 10 x chunk x B x N floats).
 
     Returns
     -------
     grads : dict like ``params``
     info : dict
-        ``zone_fraction`` (share of neuron-steps with a non-zero coupling term) and timings.
+        ``zone_fraction`` (share of neuron-steps with a non-zero coupling term).
     """
-    import time
+    from .adjoint_kernel import run_backward
 
-    import scipy.sparse as sp
-
-    U, W, O, I0 = (np.asarray(params[k], dtype=float) for k in ("U", "W", "O", "I0"))
-    T, B, N = I.shape
-    S = system.states
-    trace = system.trace
-    dU = np.zeros_like(U)
-    dI0 = np.zeros_like(I0)
-    WT = np.ascontiguousarray(W.T)
-    dWT = np.zeros_like(W)  # dL/dW transposed: [pre i, post j]
-    P = {k: np.zeros((B, N)) for k in S}
-    PJ = np.zeros((B, N))
-    consts = list(system.constants)
-    system.set_constants({k: params[k] for k in consts if k in params})
-    dconst = {k: 0.0 for k in consts}
-    decay = 1.0 + dt * system.a
-    G = np.ascontiguousarray(np.transpose(dl_do, (1, 0, 2)))  # (T, B, n_out)
-    xt = np.ascontiguousarray(np.transpose(x, (1, 0, 2)))      # (T, B, n_in)
-    t_jac = t_dw = 0.0
-    n_zone = n_gather = 0
-    for n1 in range(T, 0, -chunk):
-        n0 = max(0, n1 - chunk)
-        t0 = time.perf_counter()
-        Yc = {k: states[k][n0:n1] for k in S}
-        Ic = I[n0:n1]
-        jac = system.jacobians(Yc, Ic)
-        A, hI, Dy, DI, Dc = jac.A, jac.hI, jac.Dy, jac.DI, jac.D
-        # where the coupling through W is non-zero (inside the active zone)
-        coupling = np.zeros(Ic.shape, dtype=bool)
-        for arr in list(Dy.values()) + list(jac.Dp.values()) + ([DI] if DI is not None else []):
-            coupling |= np.asarray(arr) != 0
-        if consts:  # the recurrent input J_n = I_n - U x_n - I0 (its decay a depends on them)
-            Jc = Ic - np.einsum("tbk,nk->tbn", xt[n0:n1], U) - I0
-        t_jac += time.perf_counter() - t0
-        PJhist = np.empty((n1 - n0, B, N))
-        for n in range(n1 - 1, n0 - 1, -1):
-            c = n - n0
-            PJhist[c] = PJ  # lambda_{J, n+1}: multiplies step n's drive in dL/dW
-            bc, ic = np.nonzero(coupling[c])
-            nz = len(bc)
-            n_zone += nz
-            if nz:
-                # r = W^T P_J at the in-zone entries: gathered rows cost ~GATHER_COST times a
-                # BLAS multiply-add per element (measured), so gather only when few are in zone
-                if nz * GATHER_COST < B * N:
-                    r_vals = np.einsum("kj,kj->k", PJ[bc], WT[ic])
-                    n_gather += 1
-                else:
-                    r_vals = (PJ @ W)[bc, ic]
-            # dL/dp of the constants: lambda_{n+1} . dt d(map)/dp at step n
-            for p in consts:
-                acc = 0.0
-                for m in S:
-                    if (m, p) in jac.hp:
-                        arr = jac.hp[(m, p)]
-                        acc += np.sum((arr[c] if np.ndim(arr) else arr) * P[m])
-                if jac.ap[p]:
-                    acc += jac.ap[p] * np.sum(PJ * Jc[c])
-                if p in jac.Dp and nz:
-                    arr = jac.Dp[p]
-                    acc += np.sum((arr[c][bc, ic] if np.ndim(arr) else arr) * r_vals)
-                dconst[p] += dt * acc
-            # q = dL/dI_n
-            q = np.zeros((B, N))
-            for m, arr in hI.items():
-                q += arr[c] * P[m] if np.ndim(arr) else arr * P[m]
-            q *= dt
-            if DI is not None and nz:
-                q[bc, ic] += dt * DI[c][bc, ic] * r_vals
-            newP = {}
-            for k in S:
-                acc = P[k].copy()
-                for m in S:
-                    if (m, k) in A:
-                        arr = A[(m, k)]
-                        acc += dt * (arr[c] if np.ndim(arr) else arr) * P[m]
-                if k in Dy and nz:
-                    arr = Dy[k]
-                    acc[bc, ic] += dt * (arr[c][bc, ic] if np.ndim(arr) else arr) * r_vals
-                newP[k] = acc
-            newP[trace] += G[n] @ O  # O^T dl/do_n
-            PJ = decay * PJ + q
-            P = newP
-            dI0 += q.sum(axis=0)
-            dU += q.T @ xt[n]
-        # dL/dW^T += D^T P_J over the chunk: D is non-zero only in the zone (sparse product)
-        t0 = time.perf_counter()
-        Dflat = np.asarray(Dc).reshape(-1, N)
-        nnz = np.count_nonzero(Dflat)
-        if nnz and nnz < SPARSE_DENSITY * Dflat.size:
-            dWT += np.asarray(sp.csr_matrix(Dflat).T @ PJhist.reshape(-1, N))
-        elif nnz:
-            dWT += Dflat.T @ PJhist.reshape(-1, N)
-        t_dw += time.perf_counter() - t0
-    dW = np.ascontiguousarray(dWT.T)
-    dW *= dt
-    s_tb = states[trace]  # (T, B, N)
-    dO = np.einsum("tbo,tbn->on", G, s_tb, optimize=True)
-    grads = {"U": dU, "W": dW, "O": dO, "I0": dI0}
-    grads.update({k: np.float64(v) for k, v in dconst.items()})
-    info = {"zone_fraction": n_zone / float(T * B * N), "jacobian_s": t_jac, "dW_s": t_dw,
-            "gathered_steps": n_gather}
-    return grads, info
+    return run_backward(system, states, I, x, params, dl_do, dt)
