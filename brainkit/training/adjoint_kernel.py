@@ -39,6 +39,10 @@ from sympy.printing.pycode import PythonCodePrinter
 __all__ = ["backward_kernel", "kernel_source"]
 
 _KERNELS: Dict[str, Callable] = {}
+#: steps whose weight-gradient terms are added together, row by row of dL/dW^T: each row is
+#: read and written once per DW_STEPS steps instead of once per in-zone event (the history
+#: kept, 2 x DW_STEPS x B x N floats, stays in cache)
+DW_STEPS = 8
 
 
 class _Printer(PythonCodePrinter):
@@ -116,10 +120,15 @@ def kernel_source(system) -> str:
          "    n_out = G.shape[2]",
          f"    K = {K}",
          "    PJn = np.zeros_like(PJ)",
+         f"    CH = {DW_STEPS}",
+         "    Dh = np.zeros((CH, B, N))    # D_n of the last CH steps",
+         "    PJh = np.empty((CH, B, N))   # lambda_{J,n+1} of the last CH steps",
          "    n_zone = 0"]
     L += [f"    v_{p} = consts[{j}]" for j, p in enumerate(consts)]
     L += [f"    Y{k} = Ys[{k}]" for k in range(K)]
-    L += ["    for n in range(T - 1, -1, -1):"]
+    L += ["    for n in range(T - 1, -1, -1):",
+          "        c = (T - 1 - n) % CH",
+          "        PJh[c] = PJ"]
     L += [f"        acc_{j} = 0.0" for j in range(len(consts))]
     L += ["        for b in range(B):",
           "            pj = PJ[b]",
@@ -132,14 +141,8 @@ def kernel_source(system) -> str:
     L += [f"{ind}r = 0.0",
           f"{ind}if {zone}:",
           f"{ind}    n_zone += 1",
-          f"{ind}    row = WT[i]",
-          f"{ind}    for j in range(N):",
-          f"{ind}        r += row[j] * pj[j]",
-          f"{ind}    d = {_name(('D',))}",
-          f"{ind}    if d != 0.0:",
-          f"{ind}        drow = dWT[i]",
-          f"{ind}        for j in range(N):",
-          f"{ind}            drow[j] += d * pj[j]"]
+          f"{ind}    r = np.dot(WT[i], pj)",
+          f"{ind}Dh[c, b, i] = {_name(('D',))}"]
     # the trainable constants: lambda_{n+1} . d(map)/dp
     if consts:
         L += [f"{ind}J = I[n, b, i] - I0[i]",
@@ -175,7 +178,17 @@ def kernel_source(system) -> str:
           f"{ind}dI0[i] += q",
           f"{ind}for k in range(n_in):",
           f"{ind}    dU[i, k] += q * xt[n, b, k]"]
-    L += ["        PJ, PJn = PJn, PJ"]
+    L += ["        PJ, PJn = PJn, PJ",
+          "        if c == CH - 1 or n == 0:  # dL/dW^T[i] += D_n[b, i] lambda_{J,n+1}[b]",
+          "            for i in range(N):",
+          "                drow = dWT[i]",
+          "                for cc in range(c + 1):",
+          "                    for b in range(B):",
+          "                        d = Dh[cc, b, i]",
+          "                        if d != 0.0:",
+          "                            pr = PJh[cc, b]",
+          "                            for j in range(N):",
+          "                                drow[j] += d * pr[j]"]
     L += [f"        dconst[{j}] += dt * acc_{j}" for j in range(len(consts))]
     L += ["    return PJ, n_zone", ""]
     return "\n".join(L)

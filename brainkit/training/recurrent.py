@@ -577,7 +577,12 @@ class RecurrentSNN:
         T, B, N = self.steps, self.batch, self.n_hidden
         states = {}
         for k in list(self.system.states) + [self.system.input_name]:
-            raw = copy_out(mon.variables[k].get_value()).astype(np.float64)  # (T, B*N)
+            raw = mon.variables[k].get_value()  # (T, B*N)
+            # runtime: a view of Brian2's memory, copied; standalone: a fresh array read from
+            # the results file (copying its hundreds of MB again costs seconds of page faults)
+            raw = copy_out(raw) if self.backend == "runtime" else raw
+            if raw.dtype != np.float64:
+                raw = raw.astype(np.float64)
             if raw.shape != (T, B * N):
                 raw = raw.reshape(-1, B * N)[:T]
             states[k] = raw.reshape(T, B, N)
