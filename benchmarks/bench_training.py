@@ -6,8 +6,10 @@ T = 2000 steps of dt = 1 ms, N = 100, 300, 1000 neurons; the loss is the MSE of 
 against a smooth target.  Both implementations get the same parameters (``init_params(0)``)
 and inputs, written to an ``.npz`` file by this driver:
 
-* brainkit (``.venv``, Python 3.10): ``RecurrentSNN.loss_and_grad`` on ``cpp_standalone``
-  (compiled once, the compile is not timed) + the sparse discrete adjoint in numpy, float64;
+* brainkit (``.venv``, Python 3.12): ``RecurrentSNN.loss_and_grad`` on ``cpp_standalone``
+  (compiled once, the compile is not timed; the batch shares one weight table read by a C++
+  function) + the adjoint as one numba-compiled loop generated from the sympy Jacobians
+  (event-driven through ``W``), float64 IEEE;
 * PyTorch 2.13 CPU (``.venv-bench``, Python 3.11, a benchmark-only dependency:
   ``benchmarks/torch_bptt.py``) autograd through the same forward-Euler map, in float32 (what
   a PyTorch user runs) and in float64 (brainkit's precision).  The input projection ``U x`` is
@@ -19,22 +21,25 @@ Same model: over T = 300 steps (N = 100) brainkit's and torch's float64 losses a
 5e-15 (relative); over T = 2000 the spiking network's chaos amplifies the different rounding
 of the two (e.g. the phase wrap) to ~1e-3 in the loss, which the last column shows.
 
-Measured (quiet machine, load average 1.0, 1 thread each, median of 3)::
+Measured 2026-12-07 (2-core machine, load average ~1.2, 1 thread each, median of 3)::
 
-        N | brainkit s  torch s    f64 s speed-up | brainkit MiB  torch MiB (f64 MiB)
-      100 |      1.214    1.129    1.146    0.93x |          332        509       841
-      300 |      4.496    1.654    2.104    0.37x |          757       1094      2098
-     1000 |     24.208    5.866   12.339    0.24x |         2511       3092      6564
+        N | brainkit s  torch s    f64 s speed-up | brainkit MiB  torch MiB
+      100 |      0.858    0.970    1.025    1.13x |          461        494
+      300 |      2.629    1.577    1.968    0.60x |          709       1092
+     1000 |     12.025    6.692   14.850    0.56x |         1814       3096
 
-Where brainkit's time goes at N = 1000 (zone fraction 8.7 %, 17.6 Hz): the binary 13.7 s
-(the zone pathway 7.2 s + pushing its events 2.4 s, state update 1.5 s, storing the drive
-1.5 s, monitor 0.6 s, the rest setting up 16 M batch-replicated synapses and writing the
-recordings), reading the recordings 0.7 s, the adjoint 7.7 s (one dense ``P_J W`` product per
-step, as the in-zone share is above the gather break-even, and the Jacobians on the in-zone
-entries).  The event-driven pathway does only the in-zone share of the dense work, but as
-scalar scattered adds (~3 ns each) against BLAS multiply-adds (~0.1 ns): it wins only below
-a zone share of ~2-3 %, and the theta neuron with a 1-rad gate spends rate x 5 ms = 8.7 % of
-its time in the zone.
+  before (2026-12-03 build, same machine, same day): 1.070 / 3.661 / 16.696 s (1.13x / 0.44x /
+  0.38x); the issue's original figures 1.214 / 4.496 / 24.208 s (0.93x / 0.37x / 0.24x).
+
+Where brainkit's time goes now (N = 1000, per step: zone fraction 8.75 %, 17.6 Hz): the binary
+~7 s (Brian2's profile: state update 1.7 s and storing the drive 1.6 s -- 32 M neuron-steps
+of IEEE scalar ``cos``/``floor`` at ~50 ns each --, the state monitor 1.4 s (3 x 256 MB, grown
+by Brian2's dynamic arrays), the shared-table pathway 0.9 s (in-zone rows of ``W``, memory
+bound), writing the recordings ~1 s), reading them back 1.6-2.4 s (768 MB of fresh pages), the
+backward loop 3.1 s (per-neuron Jacobians ~1.6 s, in-zone dot products 0.6 s, weight gradient
+0.4 s).  At N = 300: binary 1.8 s, reading 0.1-0.3 s, backward 0.6 s.  PyTorch runs the same
+per-neuron arithmetic in float32 with vectorised ``cos`` (8 lanes per instruction); brainkit's
+per-neuron floor in float64 IEEE scalar code is about 3 x its time at N = 300 and 1000.
 
 Each implementation runs in a fresh subprocess per N (so peak memory is its own), with the same
 number of threads (``--threads``, default 1), a warm-up step, then the median of ``--repeat``
