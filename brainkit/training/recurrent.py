@@ -73,6 +73,7 @@ from .adjoint import (SYN_SUFFIX, DiscreteSystem, NotDifferentiableError, adjoin
 
 _uid = itertools.count()
 PARAM_NAMES = ("U", "W", "O", "I0")
+TRAINING_BACKENDS = ("cpp_standalone", "cuda_standalone", "runtime")
 
 # J_in = W D for every trial from one table (see RecurrentSNN._shared_pathway); Brian2 calls it
 # once per step.  The inner loop runs over contiguous memory and vectorises.
@@ -99,7 +100,6 @@ double rsnn_recurrent_{uid}(int)
     return 0.0;
 }}
 """
-TRAINING_BACKENDS = ("cpp_standalone", "cuda_standalone", "runtime")
 
 
 class RecurrentError(ValueError):
