@@ -9,6 +9,8 @@ Sub-commands::
     brainkit finetune NETWORK.h5 --out DIR [--steps N]   Loihi-aware fine-tuning
     brainkit export NETWORK.h5 --to TARGET --out DIR [--check] [--trials N]
                                                  TARGET: brainkit.exporters.TARGETS
+    brainkit sweep EXPERIMENT --grid NAME=V1,V2,... --out DIR [--workers N | --scheduler ADDR]
+                                                 a parameter sweep on Dask (brainkit.sweep)
     brainkit import GRAPH.nir --out NETWORK.h5 [--dt 1ms] [--spike step|delta]
                   [--discretisation euler|exp] [--analog-inputs] [--overwrite]
 
@@ -27,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import re
 import signal
 import sys
@@ -120,6 +123,22 @@ def _parser() -> argparse.ArgumentParser:
                    help="reset-free neuron model of the library (theta, rotator, ...)")
     t.add_argument("--time-constants", action="store_true",
                    help="also train the neuron's tau and the synapse's tau_s (exact gradients)")
+
+    w = sub.add_parser("sweep", help="run an experiment over a parameter grid on Dask (one "
+                                     "compile per worker; finished points are kept: resume)")
+    w.add_argument("experiment", help="'rate' (brainkit.sweep.RateExperiment) or "
+                                      "MODULE:NAME of an Experiment class")
+    w.add_argument("--grid", action="append", required=True, metavar="NAME=V1,V2,...",
+                   help="a parameter and its values (repeat for more; the sweep runs the "
+                        "product)")
+    w.add_argument("--out", required=True)
+    where = w.add_mutually_exclusive_group()
+    where.add_argument("--workers", type=count, default=2,
+                       help="processes of the embedded Dask LocalCluster (default 2)")
+    where.add_argument("--scheduler", help="address of a running Dask scheduler "
+                                           "(tcp://HOST:8786) instead")
+    w.add_argument("--quiet", action="store_true", help="no progress bar")
+    w.add_argument("--debug", **debug)
 
     from .exporters import TARGETS
 
@@ -264,6 +283,8 @@ def _dispatch(args) -> int:
         from .loihi.cli import finetune_main as run
     elif args.command == "import":
         run = _import_main
+    elif args.command == "sweep":
+        run = _sweep_main
     else:
         from .loihi.cli import export_main as run
     _validate(args)
@@ -272,6 +293,56 @@ def _dispatch(args) -> int:
         return int(run(args) or 0)
     with folder:
         return int(run(args) or 0)
+
+
+def _grid_value(text: str):
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def _sweep_main(args) -> int:
+    """``brainkit sweep``: exit 0 when every point ran, 1 when some recorded an error."""
+    import importlib
+
+    from . import sweep as sw
+
+    grid = {}
+    for item in args.grid:
+        name, sep, values = item.partition("=")
+        if not sep or not name.strip() or not values.strip():
+            raise sw.SweepError(f"--grid {item!r}: write NAME=V1,V2,...")
+        grid[name.strip()] = [_grid_value(v.strip()) for v in values.split(",")]
+    if args.experiment == "rate":
+        experiment = sw.RateExperiment()
+    else:
+        module, sep, attr = args.experiment.partition(":")
+        if not sep:
+            raise sw.SweepError(f"experiment {args.experiment!r}: give 'rate' or MODULE:NAME")
+        try:
+            experiment = getattr(importlib.import_module(module), attr)()
+        except (ImportError, AttributeError) as exc:
+            raise sw.SweepError(f"experiment {args.experiment!r}: {exc}") from None
+    client = None
+    if args.scheduler:
+        from distributed import Client
+
+        client = Client(args.scheduler)
+    try:
+        res = sw.sweep(experiment, grid, args.out, client=client, workers=args.workers,
+                       progress=not args.quiet)
+    finally:
+        if client is not None:
+            client.close()
+    print(f"{len(res.points)} points ({res.ran} run now, {res.compiles} network builds, "
+          f"{len(res.errors)} errors) in {res.wall_s:.1f} s -> "
+          f"{os.path.join(args.out, 'sweep.json')}")
+    for r in res.errors:
+        print(f"  {sw.point_id(r['point'])}: {r['error']}", file=sys.stderr)
+    return 1 if res.errors else 0
 
 
 def _user_errors() -> tuple:
