@@ -5,7 +5,7 @@ Sub-commands::
     brainkit demo [--out DIR]                    the main job (what `make demo` runs)
     brainkit models                              list the model library
     brainkit gradcheck --model NAME ...          adjoint vs finite differences
-    brainkit train TASK --out DIR [--neuron NAME] [--quick] [--resume]
+    brainkit train TASK --out DIR [--neuron NAME] [--quick] [--resume] [--workers N]
     brainkit finetune NETWORK.h5 --out DIR [--steps N]   Loihi-aware fine-tuning
     brainkit export NETWORK.h5 --to TARGET --out DIR [--check] [--trials N]
                                                  TARGET: brainkit.exporters.TARGETS
@@ -123,6 +123,12 @@ def _parser() -> argparse.ArgumentParser:
                    help="reset-free neuron model of the library (theta, rotator, ...)")
     t.add_argument("--time-constants", action="store_true",
                    help="also train the neuron's tau and the synapse's tau_s (exact gradients)")
+    parallel = t.add_mutually_exclusive_group()
+    parallel.add_argument("--workers", type=count, default=None,
+                          help="split every batch over N Dask worker processes (an embedded "
+                               "LocalCluster); the batch must divide by N")
+    parallel.add_argument("--scheduler", help="split every batch over the workers of a "
+                                              "running Dask scheduler (tcp://HOST:8786)")
 
     w = sub.add_parser("sweep", help="run an experiment over a parameter grid on Dask (one "
                                      "compile per worker; finished points are kept: resume)")

@@ -35,10 +35,10 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from itertools import product
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Sequence
 
 __all__ = ["Experiment", "SweepError", "SweepResult", "grid_points", "point_id", "run_point",
-           "sweep", "RateExperiment"]
+           "sweep", "worker_plugin", "RateExperiment"]
 
 
 class SweepError(ValueError):
@@ -92,7 +92,7 @@ def point_id(point: Dict[str, Any]) -> str:
 _BUILT: Dict[str, Any] = {}
 
 
-def _worker_plugin():
+def worker_plugin():
     """A Dask worker plugin importing Brian2 when a worker starts (also a worker restarted
     after a crash): its first import installs a signal handler, which Python allows only in
     a process's main thread, and tasks run in other threads."""
@@ -198,7 +198,7 @@ def sweep(experiment: Experiment, grid: Dict[str, Sequence], out: str, client=No
                                    processes=True, dashboard_address=":0")
             client = Client(cluster)
         try:
-            client.register_plugin(_worker_plugin(), name="brainkit-import-brian2")
+            client.register_plugin(worker_plugin(), name="brainkit-import-brian2")
             futures = [client.submit(run_point, experiment, p, pure=False,
                                      key=f"brainkit-sweep-{point_id(p)}-{time.time_ns()}")
                        for p in todo]

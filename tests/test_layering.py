@@ -24,7 +24,7 @@ ALLOWED = {
                           "brainkit.netfile", "brainkit.tasknet", "brainkit.equations",
                           "brainkit.engine", "brainkit.backends", "brainkit.network",
                           "brainkit.results", "brainkit.plotting", "brainkit.connectivity",
-                          "brainkit.progress", "brainkit.build_cache"},
+                          "brainkit.progress", "brainkit.build_cache", "brainkit.sweep"},
 }
 FORBIDDEN_EVERYWHERE_BELOW_CLI = {"brainkit.cli", "brainkit.demo"}
 CORE_FORBIDDEN = {"brainkit.training", "brainkit.loihi", "brainkit.exporters"}

@@ -159,13 +159,22 @@ def task_network(model, params: Dict[str, np.ndarray], task: Task, h: dict,
                        weight_unit=repr(model.weight_unit), metadata=dict(metadata))
 
 
+def _task_model(task_name: str, h: dict, backend: str, batch: int):
+    """The task's network for ``batch`` trials (what each data-parallel worker builds)."""
+    return build_model(get_task(task_name), {**h, "batch": batch}, backend)
+
+
 def train(task_name: str, out, quick: bool = False, resume: bool = False,
           steps: Optional[int] = None, seed: int = 0, backend: str = "cpp_standalone",
           progress: bool = True, plots: bool = True, model=None,
-          time_constants: bool = False, neuron: str = "theta") -> dict:
+          time_constants: bool = False, neuron: str = "theta", workers: Optional[int] = None,
+          scheduler: Optional[str] = None) -> dict:
     """Train, evaluate, save; returns the metrics (also written to ``out/metrics.json``).
 
     ``model`` may be passed to reuse an already compiled network with the same settings.
+    ``workers`` (an embedded Dask ``LocalCluster`` of that many processes) or ``scheduler``
+    (a running cluster's address) split every batch over Dask workers
+    (:class:`brainkit.training.parallel.DataParallel`: the same loss, gradients summed).
     Raises :class:`TrainingDiverged` if training diverges (the last checkpoint is kept), and
     :class:`TrainingInterrupted` (a KeyboardInterrupt naming the step and the checkpoint kept)
     on Ctrl-C.
@@ -175,9 +184,24 @@ def train(task_name: str, out, quick: bool = False, resume: bool = False,
     task = get_task(task_name)
     h = settings(task_name, quick, steps, time_constants, neuron)
     own_model = model is None
-    trainer = None
+    trainer = cluster = client = None
     try:
-        if own_model:
+        if own_model and (workers or scheduler):
+            import functools
+
+            from distributed import Client, LocalCluster
+
+            from .parallel import DataParallel
+
+            if scheduler:
+                client = Client(scheduler)
+            else:
+                cluster = LocalCluster(n_workers=int(workers), threads_per_worker=1,
+                                       processes=True, dashboard_address=":0")
+                client = Client(cluster)
+            model = DataParallel(functools.partial(_task_model, task_name, h, backend),
+                                 h["batch"], client)
+        elif own_model:
             model = build_model(task, h, backend)
         config = dict(task=task_name, quick=bool(quick), **{k: v for k, v in h.items()
                                                              if k not in ("steps", "test_trials")})
@@ -230,6 +254,10 @@ def train(task_name: str, out, quick: bool = False, resume: bool = False,
     finally:
         if own_model and model is not None:
             model.close()
+        if client is not None:
+            client.close()
+        if cluster is not None:
+            cluster.close()
 
 
 def main(args) -> int:
@@ -239,7 +267,8 @@ def main(args) -> int:
     try:
         m = train(args.task, args.out, quick=args.quick, resume=args.resume, steps=args.steps,
                   seed=args.seed, backend=args.backend, time_constants=args.time_constants,
-                  neuron=args.neuron)
+                  neuron=args.neuron, workers=getattr(args, "workers", None),
+                  scheduler=getattr(args, "scheduler", None))
     except TrainingDiverged as e:
         print(f"brainkit train: {e}", file=sys.stderr)
         return 1
