@@ -224,7 +224,7 @@ def sweep(experiment: Experiment, grid: Dict[str, Sequence], out: str, client=No
                          errors=[r for r in records if r["status"] != "ok"])
     _write_atomic(os.path.join(out, "sweep.json"),
                   {"experiment": getattr(experiment, "name", type(experiment).__name__),
-                   "grid": {k: [p[k] for p in points] for k in points[0]},
+                   "grid": {k: list(dict.fromkeys(p[k] for p in points)) for k in points[0]},
                    "points": len(points), "ran": ran, "compiles": compiles,
                    "errors": len(result.errors), "wall_s": result.wall_s})
     return result
