@@ -31,6 +31,11 @@ Measured 2026-12-07 (2-core machine, load average ~1.2, 1 thread each, median of
   before (2026-12-03 build, same machine, same day): 1.070 / 3.661 / 16.696 s (1.13x / 0.44x /
   0.38x); the issue's original figures 1.214 / 4.496 / 24.208 s (0.93x / 0.37x / 0.24x).
 
+  ``--threads 2``: brainkit 0.844 / 2.464 / 11.857 s, torch float32 0.967 / 1.635 / 4.218 s
+  (1.15x / 0.66x / 0.36x): torch uses the second core at N = 1000; brainkit's binary and
+  backward loop run on one thread (Brian2's OpenMP is not switched on for training builds,
+  and the numba loop is serial).
+
 Where brainkit's time goes now (N = 1000, per step: zone fraction 8.75 %, 17.6 Hz): the binary
 ~7 s (Brian2's profile: state update 1.7 s and storing the drive 1.6 s -- 32 M neuron-steps
 of IEEE scalar ``cos``/``floor`` at ~50 ns each --, the state monitor 1.4 s (3 x 256 MB, grown
