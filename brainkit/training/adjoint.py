@@ -173,26 +173,6 @@ def _assigned(statements: str) -> List[Tuple[str, str]]:
 
 # --------------------------------------------------------------------------- the system
 @dataclass
-class Jacobians:
-    """Partial derivatives of the Euler map at one chunk of recorded states.
-
-    ``A[(m, k)] = dh_m/dy_k``, ``hI[m] = dh_m/dI``, ``Dy[k] = dD/dy_k``, ``DI = dD/dI``, the
-    drive ``D`` itself, and for every trainable constant ``p``: ``hp[(m, p)] = dh_m/dp``,
-    ``Dp[p] = dD/dp``, ``ap[p] = da/dp`` (a float).  Entries that are identically zero are
-    absent.
-    """
-
-    A: Dict[Tuple[str, str], Any]
-    hI: Dict[str, Any]
-    Dy: Dict[str, Any]
-    DI: Any
-    D: Any
-    hp: Dict[Tuple[str, str], Any]
-    Dp: Dict[str, Any]
-    ap: Dict[str, float]
-
-
-@dataclass
 class DiscreteSystem:
     """The per-neuron Euler map of a neuron model driving a gated synapse, with its Jacobians.
 
@@ -262,7 +242,7 @@ class DiscreteSystem:
                 self._funcs[key] = ("func", f)
         return self._funcs[key]
 
-    def _gates(self, key: str, expr):
+    def gates(self, key: str, expr):
         """The ``int(...)`` factors that switch ``expr`` off: if ``expr`` is identically 0
         wherever all of them are 0 (the gated synapse's active zone), return them, else ()."""
         gk = ("gates", key)
@@ -283,7 +263,7 @@ class DiscreteSystem:
         kind, f = self._lambdify(key, expr)
         if kind == "const":
             return f
-        gates = self._gates(key, expr) if masked else ()
+        gates = self.gates(key, expr) if masked else ()
         if gates:
             cache = {} if cache is None else cache
             mkey = tuple(str(g) for g in gates)
@@ -309,91 +289,42 @@ class DiscreteSystem:
         return self.evaluate("D", self.D, Y, I, cache)
 
     def jacobian_exprs(self):
-        """The non-zero symbolic partial derivatives, keyed like :meth:`jacobians`' output."""
+        """The non-zero symbolic partial derivatives of the Euler map, keyed ``('A', m, k)``
+        (``dh_m/dy_k``), ``('hI', m)`` (``dh_m/dI``), ``('Dy', k)``, ``('DI',)``, ``('D',)`` (the
+        drive itself) and, per trainable constant ``p``, ``('hp', m, p)`` and ``('Dp', p)``;
+        :mod:`brainkit.training.adjoint_kernel` compiles them into the backward loop."""
         if "jac_exprs" not in self._funcs:
             Isym = self.symbols[self.input_name]
             ex = {}
             for m in self.states:
                 for k in self.states:
-                    d = self._derivative(self.h[m], self.symbols[k])
+                    d = self.derivative(self.h[m], self.symbols[k])
                     if d != 0:
                         ex[("A", m, k)] = d
-                d = self._derivative(self.h[m], Isym)
+                d = self.derivative(self.h[m], Isym)
                 if d != 0:
                     ex[("hI", m)] = d
             for k in self.states:
-                d = self._derivative(self.D, self.symbols[k])
+                d = self.derivative(self.D, self.symbols[k])
                 if d != 0:
                     ex[("Dy", k)] = d
-            d = self._derivative(self.D, Isym)
+            d = self.derivative(self.D, Isym)
             if d != 0:
                 ex[("DI",)] = d
             for p in self.constants:
                 psym = self.symbols[p]
                 for m in self.states:
-                    d = self._derivative(self.h[m], psym)
+                    d = self.derivative(self.h[m], psym)
                     if d != 0:
                         ex[("hp", m, p)] = d
-                d = self._derivative(self.D, psym)
+                d = self.derivative(self.D, psym)
                 if d != 0:
                     ex[("Dp", p)] = d
             ex[("D",)] = self.D
             self._funcs["jac_exprs"] = ex
         return self._funcs["jac_exprs"]
 
-    def evaluate_all(self, exprs: Dict[Any, Any], Y, I):
-        """Evaluate many expressions at once: constants as floats, the others grouped by the
-        ``int(...)`` gates that switch them off, each group as ONE lambdified function with
-        common subexpressions shared (``cse``), gated groups only where their gate is open."""
-        out: Dict[Any, Any] = {}
-        groups: Dict[tuple, list] = {}
-        for key, e in exprs.items():
-            e = sympy.sympify(e)
-            if not e.free_symbols:
-                out[key] = float(e)
-                continue
-            groups.setdefault(self._gates(str(key), e), []).append(key)
-        args = self._args()
-        cv = self._const_values()
-        for gates, keys in groups.items():
-            fkey = ("multi", tuple(keys))
-            if fkey not in self._funcs:
-                self._funcs[fkey] = sympy.lambdify(args, [sympy.sympify(exprs[k]) for k in keys],
-                                                   modules=[_NUMPY_IMPL, "numpy"], cse=True)
-            f = self._funcs[fkey]
-            if gates:
-                mask = np.zeros(np.shape(I), dtype=bool)
-                for g in gates:
-                    mask |= self.evaluate(f"gate:{g}", g, Y, I, masked=False) != 0
-                vals = (f(*[Y[s][mask] for s in self.states], I[mask], *cv) if mask.any()
-                        else None)
-                for j, k in enumerate(keys):
-                    full = np.zeros(np.shape(I))
-                    if vals is not None:
-                        full[mask] = vals[j]
-                    out[k] = full
-            else:
-                vals = f(*[Y[s] for s in self.states], I, *cv)
-                for j, k in enumerate(keys):
-                    out[k] = np.broadcast_to(np.asarray(vals[j], dtype=float), np.shape(I))
-        return out
-
-    def jacobians(self, Y, I) -> "Jacobians":
-        """Non-zero partial derivatives at ``Y, I`` (arrays, or floats for constants); see
-        :class:`Jacobians`."""
-        vals = self.evaluate_all(self.jacobian_exprs(), Y, I)
-        subs = {self.symbols[k]: self.values[k] for k in self.constants}
-
-        def pick(tag, n):
-            return {(k[1:] if n > 1 else k[1]): v for k, v in vals.items() if k[0] == tag}
-
-        return Jacobians(A=pick("A", 2), hI=pick("hI", 1), Dy=pick("Dy", 1),
-                         DI=vals.get(("DI",)), D=vals[("D",)], hp=pick("hp", 2),
-                         Dp=pick("Dp", 1),
-                         ap={p: float(self._derivative(self.a_expr, self.symbols[p])
-                                      .xreplace(subs)) for p in self.constants})
-
-    def _derivative(self, expr, sym):
+    def derivative(self, expr, sym):
         key = ("d", expr, sym)
         if key not in self._funcs:
             self._funcs[key] = sympy.diff(expr, sym)

@@ -81,7 +81,7 @@ def _expression_block(system, keys: List[tuple], exprs: Dict[tuple, Any], rename
     ``rename`` maps the model's symbols to the kernel's variable names."""
     groups: Dict[tuple, List[tuple]] = {}
     for k in keys:
-        groups.setdefault(system._gates(str(k), exprs[k]), []).append(k)
+        groups.setdefault(system.gates(str(k), exprs[k]), []).append(k)
     lines: List[str] = []
     for g, (gates, members) in enumerate(sorted(groups.items(), key=lambda kv: len(kv[0]))):
         pad = indent
@@ -110,7 +110,6 @@ def kernel_source(system) -> str:
     rename = {system.symbols[k]: sympy.Symbol(f"v_{k}") for k in names}
     sym_names = [f"v_{k}" for k in S + [system.input_name]]
     coupling = [k for k in keys if k[0] in ("Dy", "DI", "Dp")]
-    ind = " " * 12
     L = ["import math", "import numpy as np", "from numba import njit", "",
          "@njit(cache=True, fastmath=False, nogil=True)",
          "def backward(Ys, I, xt, G, O, WT, U, I0, consts, ap, decay, dt, trace_index,",
@@ -239,7 +238,7 @@ def run_backward(system, states: Dict[str, np.ndarray], I: np.ndarray, x: np.nda
     S = list(system.states)
     consts = list(system.constants)
     system.set_constants({k: params[k] for k in consts if k in params})
-    jac_ap = [float(system._derivative(system.a_expr, system.symbols[p]).xreplace(
+    jac_ap = [float(system.derivative(system.a_expr, system.symbols[p]).xreplace(
         {system.symbols[k]: system.values[k] for k in consts})) for p in consts]
     Ys = tuple(np.ascontiguousarray(states[k], dtype=np.float64) for k in S)
     G = np.ascontiguousarray(np.transpose(dl_do, (1, 0, 2)))  # (T, B, n_out)
