@@ -77,8 +77,7 @@ def step_times(n: int, steps: int, batch: int, repeats: int = 3):
     2-worker LocalCluster; and the relative difference of the two losses."""
     import functools
 
-    from distributed import Client, LocalCluster
-
+    from brainkit.sweep import dask_client
     from brainkit.training.losses import mse
     from brainkit.training.parallel import DataParallel
 
@@ -90,24 +89,20 @@ def step_times(n: int, steps: int, batch: int, repeats: int = 3):
     out = {}
     single = make(batch)
     single.build()
-    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                           dashboard_address=":0")
-    client = Client(cluster)
-    dp = DataParallel(make, batch, client)
-    try:
-        p = single.init_params(0)
-        for name, model in (("1 process", single), ("2 workers", dp)):
-            times, loss = [], None
-            for _ in range(repeats):
-                t0 = time.perf_counter()
-                loss, _, _ = model.loss_and_grad(p, x, lambda o: mse(o, y))
-                times.append(time.perf_counter() - t0)
-            out[name] = (sorted(times)[len(times) // 2], loss)
-    finally:
-        dp.close()
-        single.close()
-        client.close()
-        cluster.close()
+    with dask_client(2) as client:
+        dp = DataParallel(make, batch, client)
+        try:
+            p = single.init_params(0)
+            for name, model in (("1 process", single), ("2 workers", dp)):
+                times, loss = [], None
+                for _ in range(repeats):
+                    t0 = time.perf_counter()
+                    loss, _, _ = model.loss_and_grad(p, x, lambda o: mse(o, y))
+                    times.append(time.perf_counter() - t0)
+                out[name] = (sorted(times)[len(times) // 2], loss)
+        finally:
+            dp.close()
+            single.close()
     return out
 
 

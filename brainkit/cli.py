@@ -332,17 +332,12 @@ def _sweep_main(args) -> int:
             experiment = getattr(importlib.import_module(module), attr)()
         except (ImportError, AttributeError) as exc:
             raise sw.SweepError(f"experiment {args.experiment!r}: {exc}") from None
-    client = None
     if args.scheduler:
-        from distributed import Client
-
-        client = Client(args.scheduler)
-    try:
-        res = sw.sweep(experiment, grid, args.out, client=client, workers=args.workers,
+        with sw.dask_client(scheduler=args.scheduler) as client:
+            res = sw.sweep(experiment, grid, args.out, client=client, progress=not args.quiet)
+    else:  # the sweep starts its own LocalCluster, only when points are left to run
+        res = sw.sweep(experiment, grid, args.out, workers=args.workers,
                        progress=not args.quiet)
-    finally:
-        if client is not None:
-            client.close()
     print(f"{len(res.points)} points ({res.ran} run now, {res.compiles} network builds, "
           f"{len(res.errors)} errors) in {res.wall_s:.1f} s -> "
           f"{os.path.join(args.out, 'sweep.json')}")

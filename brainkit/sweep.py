@@ -31,14 +31,16 @@ import hashlib
 import json
 import os
 import re
-import tempfile
 import time
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from itertools import product
-from typing import Any, Dict, List, Sequence
+from typing import Any, Dict, List, Optional, Sequence
 
-__all__ = ["Experiment", "SweepError", "SweepResult", "grid_points", "point_id", "run_point",
-           "sweep", "worker_plugin", "RateExperiment"]
+from .fileio import write_json
+
+__all__ = ["Experiment", "SweepError", "SweepResult", "dask_client", "grid_points", "point_id",
+           "run_point", "sweep", "worker_plugin", "RateExperiment"]
 
 
 class SweepError(ValueError):
@@ -151,11 +153,22 @@ class SweepResult:
     errors: List[Dict[str, Any]] = field(default_factory=list)
 
 
-def _write_atomic(path: str, record: Dict[str, Any]) -> None:
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        json.dump(record, f, indent=1, sort_keys=True)
-    os.replace(tmp, path)
+@contextmanager
+def dask_client(workers: int = 2, scheduler: Optional[str] = None):
+    """A ``distributed.Client`` for the block, closed after it: of the running scheduler at
+    ``scheduler`` (``tcp://HOST:8786``), else of an embedded ``LocalCluster`` of ``workers``
+    processes with one thread each (started and shut down with the block)."""
+    from distributed import Client, LocalCluster
+
+    if scheduler:
+        with Client(scheduler) as client:
+            yield client
+        return
+    if int(workers) < 1:
+        raise SweepError(f"workers must be >= 1, got {workers}")
+    with LocalCluster(n_workers=int(workers), threads_per_worker=1, processes=True,
+                      dashboard_address=":0") as cluster, Client(cluster) as client:
+        yield client
 
 
 def sweep(experiment: Experiment, grid: Dict[str, Sequence], out: str, client=None,
@@ -176,7 +189,7 @@ def sweep(experiment: Experiment, grid: Dict[str, Sequence], out: str, client=No
     progress : bool
         A progress bar counting points (tqdm).
     """
-    from distributed import Client, LocalCluster, as_completed
+    from distributed import as_completed
     from tqdm import tqdm
 
     if not hasattr(experiment, "build") or not hasattr(experiment, "measure"):
@@ -190,14 +203,9 @@ def sweep(experiment: Experiment, grid: Dict[str, Sequence], out: str, client=No
     t0 = time.perf_counter()
     ran = compiles = 0
     if todo:
-        own = client is None
-        if own:
-            if int(workers) < 1:
-                raise SweepError(f"workers must be >= 1, got {workers}")
-            cluster = LocalCluster(n_workers=int(workers), threads_per_worker=1,
-                                   processes=True, dashboard_address=":0")
-            client = Client(cluster)
-        try:
+        with ExitStack() as own:
+            if client is None:
+                client = own.enter_context(dask_client(workers))
             client.register_plugin(worker_plugin(), name="brainkit-import-brian2")
             futures = [client.submit(run_point, experiment, p, pure=False,
                                      key=f"brainkit-sweep-{point_id(p)}-{time.time_ns()}")
@@ -206,15 +214,11 @@ def sweep(experiment: Experiment, grid: Dict[str, Sequence], out: str, client=No
                        desc=f"sweep {getattr(experiment, 'name', '')}", disable=not progress)
             for fut in as_completed(futures):
                 record = fut.result()
-                _write_atomic(paths[point_id(record["point"])], record)
+                write_json(paths[point_id(record["point"])], record, indent=1)
                 ran += 1
                 compiles += bool(record.get("built_here") and record["status"] == "ok")
                 bar.update(1)
             bar.close()
-        finally:
-            if own:
-                client.close()
-                cluster.close()
     records = []
     for p in points:
         with open(paths[point_id(p)]) as f:
@@ -222,11 +226,11 @@ def sweep(experiment: Experiment, grid: Dict[str, Sequence], out: str, client=No
     result = SweepResult(points=records, ran=ran, compiles=compiles,
                          wall_s=time.perf_counter() - t0,
                          errors=[r for r in records if r["status"] != "ok"])
-    _write_atomic(os.path.join(out, "sweep.json"),
-                  {"experiment": getattr(experiment, "name", type(experiment).__name__),
-                   "grid": {k: list(dict.fromkeys(p[k] for p in points)) for k in points[0]},
-                   "points": len(points), "ran": ran, "compiles": compiles,
-                   "errors": len(result.errors), "wall_s": result.wall_s})
+    write_json(os.path.join(out, "sweep.json"),
+               {"experiment": getattr(experiment, "name", type(experiment).__name__),
+                "grid": {k: list(dict.fromkeys(p[k] for p in points)) for k in points[0]},
+                "points": len(points), "ran": ran, "compiles": compiles,
+                "errors": len(result.errors), "wall_s": result.wall_s}, indent=1)
     return result
 
 

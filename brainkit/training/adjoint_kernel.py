@@ -36,6 +36,8 @@ import numpy as np
 import sympy
 from sympy.printing.pycode import PythonCodePrinter
 
+from ..fileio import atomic_write
+
 __all__ = ["backward_kernel", "kernel_source"]
 
 _KERNELS: Dict[str, Callable] = {}
@@ -212,11 +214,10 @@ def backward_kernel(system) -> Callable:
     key = hashlib.sha256((src + numba.__version__ + np.__version__).encode()).hexdigest()[:24]
     if key not in _KERNELS:
         path = os.path.join(_kernel_folder(), f"adjoint_{key}.py")
-        if not os.path.exists(path):
-            fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".py.tmp")
-            with os.fdopen(fd, "w") as f:
-                f.write(src)
-            os.replace(tmp, path)  # atomic: a parallel process sees all of it or nothing
+        if not os.path.exists(path):  # atomic: a parallel process sees all of it or nothing
+            with atomic_write(path, suffix=".py.tmp") as tmp:
+                with open(tmp, "w") as f:
+                    f.write(src)
         name = f"brainkit_adjoint_{key}"
         spec = importlib.util.spec_from_file_location(name, path)
         module = importlib.util.module_from_spec(spec)

@@ -17,8 +17,10 @@ checkpoint kept at DIR/checkpoint.npz (step J; --resume continues from it)").
 
 from __future__ import annotations
 
+import functools
 import sys
 import time
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Dict, Optional, Tuple
 
@@ -184,21 +186,14 @@ def train(task_name: str, out, quick: bool = False, resume: bool = False,
     task = get_task(task_name)
     h = settings(task_name, quick, steps, time_constants, neuron)
     own_model = model is None
-    trainer = cluster = client = None
+    trainer = None
+    dask = ExitStack()
     try:
         if own_model and (workers or scheduler):
-            import functools
-
-            from distributed import Client, LocalCluster
-
+            from ..sweep import dask_client
             from .parallel import DataParallel
 
-            if scheduler:
-                client = Client(scheduler)
-            else:
-                cluster = LocalCluster(n_workers=int(workers), threads_per_worker=1,
-                                       processes=True, dashboard_address=":0")
-                client = Client(cluster)
+            client = dask.enter_context(dask_client(workers, scheduler))
             model = DataParallel(functools.partial(_task_model, task_name, h, backend),
                                  h["batch"], client)
         elif own_model:
@@ -254,10 +249,7 @@ def train(task_name: str, out, quick: bool = False, resume: bool = False,
     finally:
         if own_model and model is not None:
             model.close()
-        if client is not None:
-            client.close()
-        if cluster is not None:
-            cluster.close()
+        dask.close()
 
 
 def main(args) -> int:
