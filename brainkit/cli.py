@@ -132,8 +132,9 @@ def _parser() -> argparse.ArgumentParser:
 
     w = sub.add_parser("sweep", help="run an experiment over a parameter grid on Dask (one "
                                      "compile per worker; finished points are kept: resume)")
-    w.add_argument("experiment", help="'rate' (brainkit.sweep.RateExperiment) or "
-                                      "MODULE:NAME of an Experiment class")
+    w.add_argument("experiment", help="'rate' (brainkit.sweep.RateExperiment), 'brunel2000' "
+                                      "(brainkit.brunel2000.BrunelExperiment: grid g, eta, "
+                                      "seed) or MODULE:NAME of an Experiment class")
     w.add_argument("--grid", action="append", required=True, metavar="NAME=V1,V2,...",
                    help="a parameter and its values (repeat for more; the sweep runs the "
                         "product)")
@@ -324,10 +325,15 @@ def _sweep_main(args) -> int:
         grid[name.strip()] = [_grid_value(v.strip()) for v in values.split(",")]
     if args.experiment == "rate":
         experiment = sw.RateExperiment()
+    elif args.experiment == "brunel2000":
+        from .brunel2000 import BrunelExperiment
+
+        experiment = BrunelExperiment()
     else:
         module, sep, attr = args.experiment.partition(":")
         if not sep:
-            raise sw.SweepError(f"experiment {args.experiment!r}: give 'rate' or MODULE:NAME")
+            raise sw.SweepError(f"experiment {args.experiment!r}: give 'rate', 'brunel2000' or "
+                                "MODULE:NAME")
         try:
             experiment = getattr(importlib.import_module(module), attr)()
         except (ImportError, AttributeError) as exc:

@@ -38,8 +38,10 @@ a variable of the model's equations, a parameter, the neuron's ``input`` variabl
 Brian2 gives every group (``t``, ``dt``, ``i``, ``N``, ``lastspike``, ``xi``, ...) or a Brian2
 function, constant or unit.  A synapse or plasticity model may also name the neurons it
 connects: ``NAME_pre``/``NAME_post``, ``v`` (the target's voltage), the weight ``w`` (a
-plasticity rule) and the gated synapse's ``V``, ``dVdt``, ``zone_distance``, ``zone_width``;
-the units of those come from the neuron model, so expressions with them are checked by Brian2
+plasticity rule), the gated synapse's ``V``, ``dVdt``, ``zone_distance``, ``zone_width``, and
+the names the file lists under ``neuron_names`` (variables and parameters of the neuron model
+its neuron-side blocks are added to, e.g. e-prop's ``tau_m``, ``v_th``); the units of those
+come from the neuron model, so expressions with them are checked by Brian2
 when the network is built.  Parameters must be finite numbers or quantities.  Every problem
 is a :class:`ModelError` naming the file, the line and what is wrong.  Validated files are
 cached by content, so loading a model again costs a copy.
@@ -73,7 +75,7 @@ _REQUIRED = {"name", "kind", "title", "reference", "description", "equations"}
 _KNOWN_KEYS = _REQUIRED | {
     "threshold", "reset", "refractory", "method", "input", "voltage", "parameters", "initial",
     "variants", "on_pre", "on_post", "post_equations", "pre_equations", "current", "target",
-    "events", "differentiable", "weight_parameters", "constraints",
+    "events", "differentiable", "weight_parameters", "constraints", "neuron_names",
 }
 #: keys whose value is text (an equation block, a condition, statements or prose)
 _TEXT_KEYS = ("name", "kind", "title", "reference", "description", "equations", "threshold",
@@ -216,6 +218,7 @@ class Model:
     events: Optional[Dict[str, str]] = None
     differentiable: Optional[bool] = None
     weight_parameters: List[str] = field(default_factory=list)
+    neuron_names: List[str] = field(default_factory=list)
     constraints: List[str] = field(default_factory=list)
     variants: Dict[str, Dict[str, Any]] = field(default_factory=dict)
     variant: Optional[str] = None
@@ -517,9 +520,14 @@ def _check_types(data: Dict[str, Any], path: Path, lines) -> None:
             if key in ("parameters", "initial") and isinstance(v, (dict, list)):
                 raise ModelError(f"{key}: '{k}' must be a value, got {v!r}"[:300], path,
                                  lines.get(f"{key}.{k}"))
-    wp = data.get("weight_parameters")
-    if wp is not None and (not isinstance(wp, list) or not all(isinstance(x, str) for x in wp)):
-        bad("weight_parameters", "a list of parameter names")
+    for key in ("weight_parameters", "neuron_names"):
+        names = data.get(key)
+        if names is not None and (not isinstance(names, list)
+                                  or not all(isinstance(x, str) for x in names)):
+            bad(key, "a list of names")
+    if data.get("neuron_names") and data.get("kind") == "neuron":
+        bad("neuron_names", "only for synapse and plasticity models (the names of the neuron "
+                            "model their neuron-side blocks use)")
     if "differentiable" in data and not isinstance(data["differentiable"], (bool, type(None))):
         bad("differentiable", "true or false")
 
@@ -587,6 +595,7 @@ def _parse(text: str, path: Path) -> Model:
     model = Model(**{k: v for k, v in data.items()}, path=str(path), lines=lines)
     model.initial = model.initial or {}
     model.weight_parameters = model.weight_parameters or []
+    model.neuron_names = model.neuron_names or []
 
     params: Dict[str, Any] = {}
     for name, expr in raw_params.items():
@@ -796,7 +805,8 @@ class _Scope:
             return _stand_in(self.noise_dim)
         if self.kind == "neuron":
             return None
-        if name in NEURON_SIDE_NAMES or (self.kind == "plasticity" and name == "w"):
+        if name in NEURON_SIDE_NAMES or name in self.model.neuron_names or (
+                self.kind == "plasticity" and name == "w"):
             return _UNKNOWN
         for suffix in ("_pre", "_post"):
             if name.endswith(suffix) and len(name) > len(suffix):

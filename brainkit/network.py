@@ -136,6 +136,12 @@ class Connection:
         ``Synapses`` of two subgroups numbers them; ``i``, ``j`` otherwise)."""
         return self.i - self.pre_start, self.j - self.post_start
 
+    @property
+    def per_synapse(self) -> Dict[str, Any]:
+        """The synapse model's parameters given one value per synapse (``params={'nu':
+        array}``): constant variables of the Synapses, not names of their namespace."""
+        return {k: v for k, v in self.synapse.parameters.items() if np.ndim(v) == 1}
+
 
 @dataclass
 class _Setting:
@@ -373,6 +379,11 @@ class Network:
         ``delay`` is a scalar or one delay per synapse (Quantity), or a Brian2 expression
         (``'1*ms + 2*ms*rand()'``) evaluated here for every synapse and checked.
 
+        ``params`` overrides the synapse model's parameters (units checked): one value, or
+        one per synapse (an array as long as the connection), which becomes a constant
+        variable of the Synapses that ``run(init={name: {'nu': ...}})`` can change without a
+        recompile (what a sweep over a synaptic parameter needs).
+
         ``shared_weight=True`` stores one weight for the whole connection (a shared Brian2
         variable) instead of one per synapse, as a plain Brian2 script writes ``ge += we``: for
         millions of synapses that saves their memory and the time to set them up and write them
@@ -417,6 +428,12 @@ class Network:
                                "weight and no plasticity rule (got "
                                + ("plasticity '" + plast.name + "'" if plast is not None else
                                   f"weights of shape {np.shape(weights)}") + ")")
+        for k, v in (params or {}).items():
+            if not isinstance(v, str) and np.ndim(v) not in (0, 1) or (
+                    np.ndim(v) == 1 and len(v) != len(ii)):
+                raise NetworkError(f"connection '{name}': parameter '{k}' has shape "
+                                   f"{np.shape(v)}; give one value or one per synapse "
+                                   f"({len(ii)},)")
         conn = Connection(name, pre, post, syn, plast, ii + pre_start, jj + post_start,
                           weights, delay, suffix=f"_c{len(self.connections)}",
                           shared_weight=bool(shared_weight), namespace=dict(namespace or {}),
@@ -649,7 +666,8 @@ class Network:
         ``Results`` hold this run's recordings, at the network's times), or with
         ``restart=True`` from the initial state at t = 0 (what repeated trials and training
         need).  Optionally with new ``weights`` (by connection name),
-        stimulus ``inputs`` (by population), initial values ``init`` ({population: {var: v}}),
+        stimulus ``inputs`` (by population), initial values ``init`` ({population: {var: v}},
+        and {connection: {parameter: values}} for its per-synapse parameters),
         Poisson ``rates`` (by source) and constant currents ``I_ext`` (by population).
         New weights are as :meth:`connect` takes them: a Brian2 expression is evaluated for
         every synapse here, with this run's ``seed``.
@@ -689,6 +707,8 @@ class Network:
             self._check_weights(c, weights[n])
         for n in list(inputs) + list(I_ext):
             self._population(n)
+        for n, values in init.items():
+            self._check_init(n, values)
         for n in I_ext:
             if not self.populations[n].external_current:
                 raise NetworkError(f"population '{n}' was made with external_current=False: "
@@ -762,7 +782,11 @@ class Network:
         out += [_Setting(objects["groups"][n], "I_ext", v, "I_ext") for n, v in I_ext.items()]
         out += [_Setting(objects["groups"][n], "rates", v, "rates") for n, v in rates.items()]
         for pname, values in init.items():
-            self._population(pname)
+            if pname in self.connections:
+                out += [_Setting(objects["synapses"][pname],
+                                 objects["synapse_renames"][pname].get(var, var), val,
+                                 "initial", given=True) for var, val in values.items()]
+                continue
             out += [_Setting(objects["groups"][pname], var, val, "initial", population=pname,
                              given=True) for var, val in values.items()]
         return out
@@ -916,6 +940,7 @@ class Network:
             objs["synapses"][c.name], renames[c.name] = self._build_synapses(
                 c, objs["groups"], uid)
             objs["weight_var"][c.name] = renames[c.name].get("w", "w")
+        objs["synapse_renames"] = renames
         for target, what, indices, rec_dt in self.recordings:
             if target in self.connections:
                 S = objs["synapses"][target]
@@ -1105,7 +1130,8 @@ class Network:
         import brian2
 
         syn, plast = c.synapse, c.plasticity
-        namespace = dict(syn.parameters)
+        per_synapse = c.per_synapse
+        namespace = {k: v for k, v in syn.parameters.items() if k not in per_synapse}
         model = fill_unit_placeholders(
             syn.equations,
             weight_unit=unit_string(weight_unit(syn, self.populations[c.post].model)))
@@ -1116,6 +1142,9 @@ class Network:
                 raise ModelError(f"connection '{c.name}': shared_weight=True needs synapse "
                                  f"'{syn.name}' to declare its weight as a plain 'w : unit' "
                                  "line", syn.path, syn.line_of("equations"))
+        if per_synapse:
+            model = model + "\n" + "\n".join(
+                f"{k} : {unit_string(_unit_or_one(v))} (constant)" for k, v in per_synapse.items())
         on_pre = suffix_names(syn, syn.on_pre or "", c.suffix, pre_post=True)
         on_post = ""
         if not syn.post_equations:  # continuous synapse: summed current into the target
@@ -1169,6 +1198,11 @@ class Network:
                 out.append(_Setting(objs["synapses"][cname], objs["weight_var"][cname],
                                     self._per_synapse(c, w),
                                     "weight", shared=c.shared_weight))
+        for cname, c in self.connections.items():
+            for var, val in {**c.per_synapse, **init.get(cname, {})}.items():
+                out.append(_Setting(objs["synapses"][cname],
+                                    objs["synapse_renames"][cname].get(var, var), val,
+                                    "initial", given=var in init.get(cname, {})))
         for pname, pop in self.populations.items():
             g = objs["groups"][pname]
             given = init.get(pname, {})
@@ -1202,7 +1236,7 @@ class Network:
             if baked is not None and np.array_equal(baked, arr):
                 continue
             run_args[getattr(s.group, s.var)] = arr * _unit_of(s.group, s.var)
-            if s.kind == "initial":
+            if s.kind == "initial" and s.population is not None:
                 renewed[s.population] = True
         # numbers passed for this run are set just before the network runs, after the binary
         # evaluated the expressions (e.g. hh_traub_miles' gates m = alpha_m/(alpha_m + beta_m)
@@ -1302,6 +1336,35 @@ class Network:
             raise NetworkError(f"a population or source named '{name}' exists already")
         if self._built is not None:
             raise NetworkError("this network is compiled already; its structure cannot change")
+
+    def _check_init(self, name, values) -> None:
+        """``run(init={name: values})``: ``name`` is a population, or a connection whose
+        per-synapse parameters ``values`` sets (one value or one per synapse)."""
+        if name not in self.connections:
+            if name not in self.populations:
+                raise NetworkError(
+                    f"run(init=...): no population or connection named '{name}' (populations: "
+                    f"{', '.join(self.populations) or 'none'}; connections: "
+                    f"{', '.join(self.connections) or 'none'})")
+            return
+        c = self.connections[name]
+        for var, val in values.items():
+            if var not in c.per_synapse:
+                raise NetworkError(
+                    f"run(init={{'{name}': ...}}): '{var}' is not a per-synapse parameter of "
+                    f"connection '{name}' (those given one value per synapse at connect(): "
+                    f"{', '.join(c.per_synapse) or 'none'})")
+            if isinstance(val, str) or np.ndim(val) not in (0, 1) or (
+                    np.ndim(val) == 1 and len(val) != len(c.i)):
+                raise NetworkError(f"run(init={{'{name}': ...}}): '{var}' has shape "
+                                   f"{np.shape(val)}; give one value or one per synapse "
+                                   f"({len(c.i)},)")
+            from brian2.units.fundamentalunits import get_dimensions
+
+            if get_dimensions(val) != get_dimensions(c.per_synapse[var]):
+                raise NetworkError(f"run(init={{'{name}': ...}}): '{var}' must be in "
+                                   f"{_unit_or_one(c.per_synapse[var])!r}'s units, got "
+                                   f"{val!r}")
 
     def _population(self, name) -> Population:
         if name not in self.populations:

@@ -61,11 +61,24 @@ class Experiment:
         raise NotImplementedError
 
 
-def grid_points(grid: Dict[str, Sequence]) -> List[Dict[str, Any]]:
+def grid_points(grid) -> List[Dict[str, Any]]:
     """The cartesian product of ``grid`` (name -> values) as a list of points (dicts), in the
-    order of the names given and their values."""
+    order of the names given and their values; or ``grid`` itself when it is a list of
+    points (dicts with the same names), e.g. a paper's few parameter sets."""
+    if isinstance(grid, (list, tuple)) and grid and all(isinstance(p, dict) for p in grid):
+        names = list(grid[0])
+        points = []
+        for k, p in enumerate(grid):
+            if list(p) != names:
+                raise SweepError(f"point {k} has the names {list(p)}, point 0 {names}: every "
+                                 "point of a list gives the same parameters")
+            points.append(grid_points({n: [v] for n, v in p.items()})[0])
+        if len({point_id(p) for p in points}) != len(points):
+            raise SweepError("the list of points has a point twice")
+        return points
     if not isinstance(grid, dict) or not grid:
-        raise SweepError("the grid must be a non-empty dict of parameter name -> values")
+        raise SweepError("the grid must be a non-empty dict of parameter name -> values, or "
+                         "a list of points (dicts)")
     names = list(grid)
     values = []
     for k in names:
@@ -171,15 +184,16 @@ def dask_client(workers: int = 2, scheduler: Optional[str] = None):
         yield client
 
 
-def sweep(experiment: Experiment, grid: Dict[str, Sequence], out: str, client=None,
+def sweep(experiment: Experiment, grid, out: str, client=None,
           workers: int = 2, progress: bool = True) -> SweepResult:
     """Run ``experiment`` at every point of ``grid`` on Dask; see the module docstring.
 
     Parameters
     ----------
     experiment : Experiment
-    grid : dict
-        Parameter name -> values (numbers or strings); the sweep runs their product.
+    grid : dict or list of dict
+        Parameter name -> values (numbers or strings): the sweep runs their product; or a
+        list of points (dicts with the same names) run as given.
     out : str
         Folder of the results (``points/<id>.json`` per point, ``sweep.json``).
     client : distributed.Client, optional

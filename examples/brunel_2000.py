@@ -33,9 +33,10 @@ import json
 import os
 
 import numpy as np
-from brian2 import Hz, mV, ms, second
+from brian2 import ms, second
 
-import brainkit as bk
+from brainkit.brunel2000 import (build_network, connectivity, initial_voltages,
+                                 mean_field_rate, statistics)
 from brainkit.fileio import write_json
 
 parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -45,98 +46,33 @@ parser.add_argument("--backend", default="cpp_standalone")
 args = parser.parse_args()
 os.makedirs(args.out, exist_ok=True)
 
-N_E = 4000 if args.quick else 10000
-N_I = N_E // 4
-C_E, C_I = N_E // 10, N_I // 10
-J = (0.1 * 1000 / C_E) * mV
-TAU, THETA = 20 * ms, 20 * mV
+N_E, N_I, C_E, C_I, J_MV = connectivity(4000 if args.quick else 10000)
 duration = (300 if args.quick else 600) * ms
-nu_thr = THETA / (J * C_E * TAU)
 transient = 100 * ms
-
-lif = {"tau_m": TAU, "E_L": -70 * mV, "V_th": -50 * mV, "V_r": -60 * mV, "t_ref": 2 * ms}
-
-
-def mean_field_rate(g, eta):
-    """Brunel (2000) eq. (21): the stationary rate nu0 of the asynchronous state, the fixed
-    point of  1/nu = t_ref + tau sqrt(pi) int_{(V_r-mu)/sigma}^{(theta-mu)/sigma}
-    e^{u^2} (1 + erf u) du  with  mu = C_E J tau (nu_ext + nu (1 - g gamma)),
-    sigma^2 = J^2 C_E tau (nu_ext + nu (1 + g^2 gamma)),  gamma = C_I/C_E  (in Hz)."""
-    from scipy import integrate, optimize, special
-
-    j, tau, th, vr = float(J / mV), float(TAU / second), float(THETA / mV), 10.0
-    nu_ext = eta * float(nu_thr / Hz)
-    gamma = C_I / C_E
-
-    def siegert(nu):
-        mu = C_E * j * tau * (nu_ext + nu * (1 - g * gamma))
-        sigma = np.sqrt(j ** 2 * C_E * tau * (nu_ext + nu * (1 + g ** 2 * gamma)))
-        integral, _ = integrate.quad(lambda u: special.erfcx(-u), (vr - mu) / sigma,
-                                     (th - mu) / sigma, limit=200)
-        return 1 / (2e-3 + tau * np.sqrt(np.pi) * integral)
-
-    return optimize.brentq(lambda nu: siegert(nu) - nu, 1e-3, 499.0)
 
 
 def stats(res, pop, n):
+    """The statistics of :func:`brainkit.brunel2000.statistics` and the 1 ms population counts."""
     i, t = res.spikes[pop]
-    keep = t >= transient
-    i, t = i[keep], np.asarray(t[keep] / second)
-    window = float((duration - transient) / second)
-    rate = len(i) / n / window
-    o = np.lexsort((t, i))
-    i, t = i[o], t[o]
-    same = i[1:] == i[:-1]
-    isi = np.diff(t)
-    owner = i[1:][same]
-    isi = isi[same]
-    cvs = []
-    for k in np.unique(owner):
-        x = isi[owner == k]
-        if len(x) >= 3:
-            cvs.append(x.std() / x.mean())
-    counts, _ = np.histogram(t, np.arange(float(transient / second), float(duration / second)
-                                          + 1e-9, 1e-3))
-    fano_pop = counts.var() / counts.mean() if counts.mean() > 0 else float("nan")
-    # Golomb's synchrony chi^2 = Var(population count) / (N sum_k Var(count_k)), 1 ms bins:
-    # about 1/N for independent neurons, 1 for identical ones
-    edges = np.arange(float(transient / second), float(duration / second) + 1e-9, 1e-3)
-    per = np.zeros((n, len(edges) - 1))
-    b = np.clip(np.searchsorted(edges, t, side="right") - 1, 0, len(edges) - 2)
-    np.add.at(per, (i, b), 1)
-    chi = np.sqrt(per.sum(0).var() / (n * per.var(axis=1).sum()))
-    return {"rate_hz": rate, "cv_isi": float(np.mean(cvs)) if cvs else float("nan"),
-            "pop_fano_1ms": float(fano_pop), "chi": float(chi), "n_cv": len(cvs)}, counts
+    t = np.asarray(t / second)
+    s = statistics(i, t, n, float(transient / second), float(duration / second))
+    keep = t >= float(transient / second)
+    counts, _ = np.histogram(t[keep], np.arange(float(transient / second),
+                                                float(duration / second) + 1e-9, 1e-3))
+    return s, counts
 
 
-metrics = {"N_E": N_E, "N_I": N_I, "C_E": C_E, "C_I": C_I, "J_mV": float(J / mV),
+metrics = {"N_E": N_E, "N_I": N_I, "C_E": C_E, "C_I": C_I, "J_mV": J_MV,
            "duration_ms": float(duration / ms), "states": {}}
 activity = {}
 for state, g, eta in (("SR", 3.0, 2.0), ("AI", 5.0, 2.0)):
-    net = bk.Network(dt=0.1 * ms, backend=args.backend, seed=7, name=f"brunel-{state}")
-    net.population("E", "lif", N_E, params=lif)
-    net.population("I", "lif", N_I, params=lif)
-    # a 'clock' source that fires every step (rate*dt = 2 > any rand()); each of its spikes
-    # adds J times a Poisson(C_E nu_ext dt) count to its target (poisson_jump synapse)
-    net.poisson_source("ext", N_E + N_I, rates=2 / (0.1 * ms))
-    seed = 10
-    for pre, post, n_pre, C, w in (("E", "E", N_E, C_E, J), ("E", "I", N_E, C_E, J),
-                                   ("I", "E", N_I, C_I, -g * J), ("I", "I", N_I, C_I, -g * J)):
-        net.connect(pre, post, "delta_voltage", weights=w, in_degree=C, seed=seed,
-                    delay=1.5 * ms)
-        seed += 1
-    idx = np.arange(N_E + N_I)
-    nu = {"nu": eta * nu_thr * C_E}
-    net.connect("ext", "E", "poisson_jump", i=idx[:N_E], j=np.arange(N_E), weights=J, params=nu)
-    net.connect("ext", "I", "poisson_jump", i=idx[N_E:], j=np.arange(N_I), weights=J, params=nu)
-    net.record("E", "spikes")
-    net.record("I", "spikes")
-    rng = np.random.default_rng(3)
-    res = net.run(duration, init={"E": {"v": rng.uniform(-70, -50, N_E) * mV},
-                                  "I": {"v": rng.uniform(-70, -50, N_I) * mV}})
+    # one network per state here (examples/brunel_phase_diagram.py re-runs one binary)
+    net = build_network(N_E, g=g, eta=eta, backend=args.backend, seed=7,
+                        record_inhibitory=True)
+    res = net.run(duration, init=initial_voltages(N_E, 3))
     s, counts = stats(res, "E", N_E)
     s["timings"] = dict(net.timings)
-    s["mean_field_rate_hz"] = mean_field_rate(g, eta)
+    s["mean_field_rate_hz"] = mean_field_rate(g, eta, N_E)
     rel = abs(s["rate_hz"] - s["mean_field_rate_hz"]) / s["mean_field_rate_hz"]
     ok = (s["cv_isi"] < 0.2 and s["chi"] > 0.5) if state == "SR" else \
         (rel < 0.1 and s["chi"] < 0.2)

@@ -351,6 +351,48 @@ def test_per_neuron_parameters_are_checked_for_shape_units_and_constraints():
         Network().population("Q", "lif", 3, params={"tau_m": -np.ones(3) * ms})
 
 
+@pytest.mark.parametrize("backend", ["runtime", pytest.param("cpp_standalone",
+                                                             marks=pytest.mark.standalone)])
+def test_per_synapse_parameters_give_each_synapse_its_own_value_settable_per_run(backend):
+    # poisson_jump: v_post += w K, K ~ Poisson(nu dt) every step; without leak or threshold
+    # v(T) - E_L = w N(T) with N(T) ~ Poisson(nu T): mean w nu T, sd w sqrt(nu T)
+    n, w, T = 200, 0.01 * mV, 200 * ms
+    nus = np.repeat([2000.0, 8000.0], n // 2) * Hz
+    net = Network(dt=0.1 * ms, backend=backend, seed=1)
+    net.population("P", "lif", n, params={"tau_m": 1e6 * ms, "V_th": np.inf * mV},
+                   external_current=False)
+    net.poisson_source("clock", n, rates=2 / (0.1 * ms))
+    net.connect("clock", "P", "poisson_jump", i=np.arange(n), j=np.arange(n), weights=w,
+                params={"nu": nus}, name="drive")
+    net.record("P", "v", dt=T)
+
+    def jumps(res):
+        v = np.asarray(res.traces["P"]["v"] / mV)[:, -1] + 70
+        return v[: n // 2].mean(), v[n // 2:].mean()
+
+    for given in (None, nus[::-1]):
+        res = net.run(T + 0.1 * ms, restart=True,
+                      init={"drive": {"nu": given}} if given is not None else None)
+        expected = np.asarray((nus if given is None else given) * T * w / mV)
+        sd = np.sqrt(np.asarray((nus if given is None else given) * T)) * float(w / mV)
+        for got, mean, s in zip(jumps(res), expected[[0, -1]], sd[[0, -1]]):
+            assert abs(got - mean) < 5 * s / np.sqrt(n // 2), (got, mean)
+    with pytest.raises(NetworkError, match=r"'nu' has shape \(3,\); give one value or one "
+                                           r"per synapse \(200,\)"):
+        net.run(T, restart=True, init={"drive": {"nu": np.ones(3) * Hz}})
+    with pytest.raises(NetworkError, match="'nu' must be in hertz"):
+        net.run(T, restart=True, init={"drive": {"nu": 3 * mV}})
+    with pytest.raises(NetworkError, match="'w' is not a per-synapse parameter of connection "
+                                           "'drive'"):
+        net.run(T, restart=True, init={"drive": {"w": 3 * mV}})
+    with pytest.raises(NetworkError, match="no population or connection named 'Q'"):
+        net.run(T, restart=True, init={"Q": {"v": 3 * mV}})
+    with pytest.raises(NetworkError, match=r"parameter 'nu' has shape \(5,\); give one value "
+                                           r"or one per synapse \(200,\)"):
+        net.connect("clock", "P", "poisson_jump", i=np.arange(n), j=np.arange(n),
+                    weights=w, params={"nu": np.ones(5) * Hz})
+
+
 def test_poisson_input_and_run_regularly_act_on_a_subgroup_only():
     net = Network(dt=0.1 * ms, backend="runtime", seed=1)
     net.population("P", "lif", 10)

@@ -316,3 +316,39 @@ def test_analysis_rejects_bad_input():
     with pytest.raises(ValueError, match="no variant 'bursting'"):
         fi_curve(load_model("izhikevich"), [10] * mV / ms, 10 * ms, variant="bursting",
                  **RUNTIME)
+
+
+# ----------------------------------------------------------------------------- ALIF (LSNN)
+def test_alif_threshold_adapts_with_each_spike_and_resets_by_subtraction():
+    """A spike train under a constant current: the threshold is
+    A(t) = v_th + beta a(t), a(t) = sum_k exp(-(t - t_k - dt)/tau_a) (Brian2 resets at the end
+    of the spike's step), and v follows the exact map v <- v e^{-dt/tau_m}
+    + R I (1 - e^{-dt/tau_m}) - v_th z (reset by subtraction after the step's integration,
+    integrating through the refractory period) to rounding."""
+    m = load_model("alif")
+    p = _floats(m.parameters)
+    dt, T = 0.1 * ms, 300 * ms
+    net = Network(dt=dt, **RUNTIME)
+    net.population("n", m, 1)
+    stim = np.zeros(int(round(T / dt)))
+    stim[int(round(10 * ms / dt)):int(round(110 * ms / dt))] = 1.0  # 100 ms of drive
+    net.current_input("n", stim * 0.3 * nA)
+    net.record("n", "spikes")
+    net.record("n", ["v", "a"])
+    res = net.run(T)
+    spikes = np.asarray(res.spikes["n"][1] / second)
+    assert len(spikes) >= 5
+    t = np.asarray(res.traces["n"]["t"] / second)
+    a, v = res.traces["n"]["a"][0], np.asarray(res.traces["n"]["v"][0] / mV) * 1e-3
+    h = float(dt / second)
+    expected = sum(np.where(t >= tk + h - 1e-12, np.exp(-(t - tk - h) / p["tau_a"]), 0.0)
+                   for tk in spikes)
+    np.testing.assert_allclose(a, expected, rtol=1e-9, atol=1e-12)
+    assert a[-1] < 0.5 * a.max()  # it decays after the drive
+    # the threshold increases: inter-spike intervals grow under the constant drive
+    assert np.all(np.diff(np.diff(spikes)) >= -1e-12) and np.diff(spikes)[-1] > np.diff(spikes)[0]
+    decay = np.exp(-h / p["tau_m"])
+    z = np.isin(np.rint(t / h), np.rint(spikes / h))
+    drive = p["R"] * 0.3e-9 * stim
+    predicted = v[:-1] * decay + drive[:-1] * (1 - decay) - p["v_th"] * z[:-1]
+    np.testing.assert_allclose(v[1:], predicted, rtol=1e-9, atol=1e-12)

@@ -138,3 +138,51 @@ def test_cli_sweep_runs_and_reports_errors_in_one_line(tmp_path):
                           capture_output=True, text=True, env=env, timeout=120)
     assert proc.returncode == 2
     assert proc.stderr.strip() == "brainkit sweep: --grid 'rate_hz': write NAME=V1,V2,..."
+
+
+def test_a_list_of_points_runs_as_given_and_is_checked():
+    assert grid_points([{"g": 3, "eta": 2.0}, {"g": 6, "eta": 4}]) == [
+        {"g": 3, "eta": 2.0}, {"g": 6, "eta": 4}]
+    with pytest.raises(SweepError, match=r"point 1 has the names \['g'\], point 0 \['g', "
+                                         r"'eta'\]"):
+        grid_points([{"g": 3, "eta": 2}, {"g": 6}])
+    with pytest.raises(SweepError, match="a point twice"):
+        grid_points([{"g": 3}, {"g": 3}])
+
+
+def test_an_existing_scheduler_runs_the_cli_sweep_and_data_parallel_training(tmp_path):
+    """A cluster started apart from brainkit, as on several machines (``dask scheduler`` and
+    ``dask worker`` processes), runs ``brainkit sweep --scheduler`` and ``brainkit train
+    --scheduler``."""
+    dask = os.path.join(os.path.dirname(sys.executable), "dask")
+    info = tmp_path / "scheduler.json"
+    procs = [subprocess.Popen([dask, "scheduler", "--scheduler-file", str(info), "--port", "0",
+                               "--dashboard-address", ":0"], stderr=subprocess.DEVNULL)]
+    try:
+        deadline = time.time() + 60
+        while not info.exists() and time.time() < deadline:
+            time.sleep(0.2)
+        address = json.loads(info.read_text())["address"]
+        procs.append(subprocess.Popen([dask, "worker", address, "--nworkers", "2", "--nthreads",
+                                       "1", "--dashboard-address", ":0"],
+                                      stderr=subprocess.DEVNULL))
+        with Client(address) as c:
+            c.wait_for_workers(2, timeout=60)
+        cli = [sys.executable, "-m", "brainkit"]
+        proc = subprocess.run(cli + ["sweep", "rate", "--grid", "rate_hz=20,40", "--out",
+                                     str(tmp_path / "s"), "--scheduler", address, "--quiet"],
+                              capture_output=True, text=True, timeout=600)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        assert "2 points (2 run now" in proc.stdout
+        pids = {json.loads(p.read_text())["worker_pid"]
+                for p in (tmp_path / "s" / "points").glob("*.json")}
+        assert pids and os.getpid() not in pids  # run by the cluster's workers
+        proc = subprocess.run(cli + ["train", "xor", "--quick", "--steps", "2", "--out",
+                                     str(tmp_path / "xor"), "--scheduler", address],
+                              capture_output=True, text=True, timeout=600)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        assert os.path.exists(tmp_path / "xor" / "metrics.json")
+    finally:
+        for p in procs[::-1]:
+            p.terminate()
+            p.wait(timeout=30)

@@ -1,0 +1,190 @@
+"""Brunel (2000) Fig. 2: the phase diagram of model A, computed as a sweep on Dask.
+
+N. Brunel, "Dynamics of sparsely connected networks of excitatory and inhibitory spiking
+neurons", J. Comput. Neurosci. 8 (2000) 183-208.  The network of :mod:`brainkit.brunel2000`
+(model A: N_E = 10000, N_I = 2500, C_E = 1000, C_I = 250, J = 0.1 mV, D = 1.5 ms) is built and
+compiled once per Dask worker; every grid point (relative inhibition ``g``, external rate
+``eta = nu_ext/nu_thr``, seed) re-runs that binary with its own weights and external rate,
+measures the excitatory population after a 100 ms transient (rate, CV of the ISIs, Golomb's
+synchrony chi, the population rate's spectrum) and names its state (SR, SI fast, SI slow, AI;
+:func:`brainkit.brunel2000.classify`).
+
+The plot (``phase_diagram.png``) draws the measured states over (g, eta) with what the paper
+gives of its diagram that can be checked without its figure's pixels: the balance line
+g = C_E/C_I = 4 (excitation and inhibition cancel; SR lies left of it), the threshold line
+nu_ext = nu_thr, and its four example points of Fig. 8 (A: SR at g = 3, eta = 2; B: SI fast at
+6, 4; C: AI at 5, 2; D: SI slow at 4.5, 0.9), whose states the sweep must reproduce; in AI
+cells the measured rate is compared with the paper's mean-field rate (eq. 21).  The Hopf lines
+of Fig. 2 (the linear stability of the stationary state) are not recomputed here.
+
+    python examples/brunel_phase_diagram.py --out out/brunel_phase [--quick] [--workers N |
+        --scheduler tcp://HOST:8786]
+
+``--quick``: N_E = 2000 (C_E = 200, J = 0.5 mV: the same mean input, larger fluctuations),
+300 ms, the paper's four points only.  Writes ``metrics.json``, ``phase_diagram.png`` and the
+sweep's folder (``sweep/points/*.json``: re-running resumes).
+"""
+
+import argparse
+import os
+import sys
+
+import numpy as np
+
+from brainkit.brunel2000 import PAPER_STATES, BrunelExperiment, mean_field_rate
+from brainkit.fileio import write_json
+from brainkit.sweep import dask_client, sweep
+
+COLORS = {"SR": "tab:red", "SI fast": "tab:orange", "SI slow": "tab:purple", "AI": "tab:green",
+          "AR": "tab:blue", "quiescent": "0.85"}
+FULL_G = [2, 3, 3.5, 4, 4.5, 5, 6, 7, 8]
+FULL_ETA = [0.5, 0.9, 1.0, 1.5, 2, 3, 4]
+
+
+def parse(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--out", default="out/brunel_phase")
+    p.add_argument("--quick", action="store_true", help="N_E = 2000, 300 ms, Fig. 8's points")
+    p.add_argument("--paper-points", action="store_true",
+                   help="only Fig. 8's four points (each with every seed)")
+    p.add_argument("--n-e", type=int, default=None, help="excitatory neurons (default 10000)")
+    p.add_argument("--duration-ms", type=float, default=None, help="per point (default 500)")
+    p.add_argument("--g", default=None, help="comma-separated g values")
+    p.add_argument("--eta", default=None, help="comma-separated nu_ext/nu_thr values")
+    p.add_argument("--seeds", default="1", help="comma-separated seeds (default 1)")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--workers", type=int, default=2, help="LocalCluster processes")
+    where.add_argument("--scheduler", help="a running Dask scheduler (tcp://HOST:8786)")
+    return p.parse_args(argv)
+
+
+def floats(text):
+    return [float(x) for x in text.split(",")]
+
+
+def points_of(args):
+    """The sweep's grid: a product of ``g``, ``eta`` and seeds, or Fig. 8's points x seeds."""
+    seeds = [int(s) for s in args.seeds.split(",")]
+    if args.g or args.eta:
+        return {"g": floats(args.g or "3,5"), "eta": floats(args.eta or "2"), "seed": seeds}
+    if args.quick or args.paper_points:
+        return [{"g": g, "eta": eta, "seed": seed} for g, eta in PAPER_STATES.values()
+                for seed in seeds]
+    return {"g": FULL_G, "eta": FULL_ETA, "seed": seeds}
+
+
+def plot(records, path, title):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 3, figsize=(16, 5))
+    ax = axes[0]
+    gs = sorted({r["point"]["g"] for r in records})
+    etas = sorted({r["point"]["eta"] for r in records})
+    dg = min(np.diff(gs)) if len(gs) > 1 else 1.0
+    de = min(np.diff(etas)) if len(etas) > 1 else 0.5
+    for r in records:
+        g, eta = r["point"]["g"], r["point"]["eta"]
+        regime = r["metrics"]["regime"] if r["status"] == "ok" else None
+        ax.add_patch(plt.Rectangle((g - dg / 2, eta - de / 2), dg, de,
+                                   color=COLORS.get(regime, "k"), alpha=0.75, lw=0))
+    ax.axvline(4, color="k", ls="--", lw=1)
+    ax.axhline(1, color="k", ls=":", lw=1)
+    for name, (g, eta) in PAPER_STATES.items():
+        ax.plot(g, eta, "k*", ms=12)
+        ax.annotate(f"paper: {name}", (g, eta), xytext=(4, 4), textcoords="offset points",
+                    fontsize=8)
+    ax.set_xlim(min(gs) - dg / 2, max(gs) + dg / 2)
+    ax.set_ylim(min(etas) - de / 2, max(etas) + de / 2)
+    ax.set_xlabel("g (relative inhibition)")
+    ax.set_ylabel(r"$\nu_{ext}/\nu_{thr}$")
+    ax.set_title(title, fontsize=9)
+    handles = [plt.Rectangle((0, 0), 1, 1, color=c, alpha=0.75) for c in COLORS.values()]
+    ax.legend(handles + [plt.Line2D([], [], color="k", ls="--"),
+                         plt.Line2D([], [], color="k", ls=":")],
+              list(COLORS) + ["g = 4 (balance)", r"$\nu_{ext} = \nu_{thr}$"],
+              fontsize=7, loc="upper left")
+    for ax, key, label in ((axes[1], "rate_hz", "rate (Hz, log10)"),
+                           (axes[2], "chi", "synchrony chi")):
+        grid = np.full((len(etas), len(gs)), np.nan)
+        for r in records:
+            if r["status"] == "ok" and r["metrics"].get(key) is not None:
+                v = r["metrics"][key]
+                grid[etas.index(r["point"]["eta"]), gs.index(r["point"]["g"])] = \
+                    np.log10(max(v, 1e-2)) if key == "rate_hz" else v
+        im = ax.imshow(grid, origin="lower", aspect="auto", cmap="viridis",
+                       extent=(min(gs) - dg / 2, max(gs) + dg / 2, min(etas) - de / 2,
+                               max(etas) + de / 2), interpolation="nearest")
+        fig.colorbar(im, ax=ax, label=label)
+        ax.set_xlabel("g")
+        ax.set_title(label)
+    fig.tight_layout()
+    tmp = path + ".tmp.png"
+    fig.savefig(tmp, dpi=120)
+    os.replace(tmp, path)
+    plt.close(fig)
+
+
+def main(argv=None) -> int:
+    args = parse(argv)
+    n_e = args.n_e or (2000 if args.quick else 10000)
+    duration = args.duration_ms or (300.0 if args.quick else 500.0)
+    experiment = BrunelExperiment(n_e=n_e, duration_ms=duration)
+    os.makedirs(args.out, exist_ok=True)
+    grid = points_of(args)
+    where = {"scheduler": args.scheduler} if args.scheduler else {"workers": args.workers}
+    with dask_client(**where) as client:  # the sweep's cluster (or the running one)
+        res = sweep(experiment, grid, os.path.join(args.out, "sweep"), client=client)
+    records, compiles, wall, ran = res.points, res.compiles, res.wall_s, res.ran
+    # one cell per (g, eta): the state most seeds reach, the statistics' means
+    by_point = {}
+    for r in records:
+        by_point.setdefault((r["point"]["g"], r["point"]["eta"]), []).append(r)
+    cells = []
+    for (g, eta), rs in sorted(by_point.items()):
+        ok = [r for r in rs if r["status"] == "ok"]
+        regimes = [r["metrics"]["regime"] for r in ok]
+        cell = {"g": g, "eta": eta, "seeds": len(rs), "errors": len(rs) - len(ok),
+                "regimes": regimes,
+                "regime": max(sorted(set(regimes)), key=regimes.count) if regimes else None}
+        for key in ("rate_hz", "cv_isi", "chi", "peak_hz", "peak_power_ratio"):
+            vals = [r["metrics"][key] for r in ok if r["metrics"].get(key) is not None]
+            cell[key] = float(np.mean(vals)) if vals else None
+        if cell["regime"] == "AI":
+            try:
+                cell["mean_field_rate_hz"] = mean_field_rate(g, eta, n_e)
+            except ValueError:
+                cell["mean_field_rate_hz"] = None
+        cells.append(cell)
+    paper = {}
+    for name, (g, eta) in PAPER_STATES.items():
+        cell = next((c for c in cells if c["g"] == g and c["eta"] == eta), None)
+        if cell is not None:
+            paper[name] = {"g": g, "eta": eta, "measured": cell["regime"],
+                           "agrees": cell["regime"] == name}
+    ai = [c for c in cells if c.get("mean_field_rate_hz")]
+    metrics = {"n_e": n_e, "duration_ms": duration, "points": len(records), "ran_now": ran,
+               "compiles": compiles, "sweep_wall_s": wall,
+               "workers": args.scheduler or args.workers, "cells": cells,
+               "paper_points": paper,
+               "paper_points_agree": sum(p["agrees"] for p in paper.values()),
+               "ai_rate_vs_mean_field_max_rel": max(
+                   (abs(c["rate_hz"] - c["mean_field_rate_hz"]) / c["mean_field_rate_hz"]
+                    for c in ai), default=None)}
+    write_json(os.path.join(args.out, "metrics.json"), metrics, indent=1)
+    plot(records, os.path.join(args.out, "phase_diagram.png"),
+         f"Brunel (2000) model A, N_E = {n_e}, {duration:.0f} ms per point: "
+         f"{len(records)} points, {compiles} compiles, {wall:.0f} s")
+    for c in cells:
+        print(f"g={c['g']:<4} eta={c['eta']:<4} {c['regime'] or 'error':9s} "
+              f"rate {c['rate_hz'] or 0:7.2f} Hz  CV {c['cv_isi'] or float('nan'):.2f}  "
+              f"chi {c['chi'] or float('nan'):.3f}  peak {c['peak_hz'] or float('nan'):.0f} Hz")
+    print(f"paper's Fig. 8 points reproduced: {metrics['paper_points_agree']} of {len(paper)}; "
+          f"{compiles} compiles, sweep {wall:.1f} s -> {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
