@@ -13,7 +13,8 @@ gets re-runs that binary with the point's values (``run_args``: weights, rates, 
 seeds), so a sweep of P points on W workers compiles at most W times.
 
 Each point's result is written as ``<out>/points/<id>.json`` (atomically, when it finishes);
-run again, the sweep skips the points whose file exists (resume).  A point that raises is
+run again, the sweep skips the points whose file exists (resume); ``<out>/sweep.json`` lists
+the grid and every call on the folder (points run, compiles, seconds, workers).  A point that raises is
 recorded with its error (``status: "error"``) and the others finish.  A worker that dies
 mid-sweep loses nothing: Dask's scheduler gives its unfinished points to the other workers
 (up to ``distributed.scheduler.allowed-failures`` times per point), and since a point's result
@@ -157,6 +158,10 @@ class SweepResult:
     compiles : int
         Networks built by this call (at most one per worker process).
     wall_s : float
+        Seconds of this call.
+    calls : list of dict
+        Every call on this folder so far (``ran``, ``compiles``, ``wall_s``, ``workers``,
+        ``finished``), as ``sweep.json`` keeps them: a resumed sweep's first calls included.
     """
 
     points: List[Dict[str, Any]]
@@ -164,6 +169,7 @@ class SweepResult:
     compiles: int
     wall_s: float
     errors: List[Dict[str, Any]] = field(default_factory=list)
+    calls: List[Dict[str, Any]] = field(default_factory=list)
 
 
 @contextmanager
@@ -240,12 +246,31 @@ def sweep(experiment: Experiment, grid, out: str, client=None,
     result = SweepResult(points=records, ran=ran, compiles=compiles,
                          wall_s=time.perf_counter() - t0,
                          errors=[r for r in records if r["status"] != "ok"])
-    write_json(os.path.join(out, "sweep.json"),
+    # sweep.json keeps every call (a resumed sweep adds one): what the points cost in all
+    info = os.path.join(out, "sweep.json")
+    calls = []
+    if os.path.exists(info):
+        with open(info) as f:
+            calls = json.load(f).get("calls", [])
+    calls.append({"ran": ran, "compiles": compiles, "wall_s": result.wall_s,
+                  "workers": _workers(client) if todo else 0,
+                  "finished": time.strftime("%Y-%m-%dT%H:%M:%S")})
+    result.calls = calls
+    write_json(info,
                {"experiment": getattr(experiment, "name", type(experiment).__name__),
                 "grid": {k: list(dict.fromkeys(p[k] for p in points)) for k in points[0]},
-                "points": len(points), "ran": ran, "compiles": compiles,
-                "errors": len(result.errors), "wall_s": result.wall_s}, indent=1)
+                "points": len(points), "errors": len(result.errors),
+                "ran": sum(c["ran"] for c in calls),
+                "compiles": sum(c["compiles"] for c in calls),
+                "wall_s": sum(c["wall_s"] for c in calls), "calls": calls}, indent=1)
     return result
+
+
+def _workers(client) -> int:
+    try:
+        return len(client.scheduler_info()["workers"])
+    except Exception:  # noqa: BLE001 - informative only
+        return 0
 
 
 class RateExperiment(Experiment):

@@ -73,50 +73,61 @@ def points_of(args):
     return {"g": FULL_G, "eta": FULL_ETA, "seed": seeds}
 
 
+def edges(values):
+    """Cell edges around sorted grid values: midpoints between neighbours (a non-uniform
+    grid tiles the plane without gaps)."""
+    v = np.asarray(values, dtype=float)
+    if len(v) == 1:
+        return np.array([v[0] - 0.5, v[0] + 0.5])
+    mid = (v[1:] + v[:-1]) / 2
+    return np.concatenate([[v[0] - (mid[0] - v[0])], mid, [v[-1] + (v[-1] - mid[-1])]])
+
+
 def plot(records, path, title):
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.colors import ListedColormap
 
-    fig, axes = plt.subplots(1, 3, figsize=(16, 5))
-    ax = axes[0]
     gs = sorted({r["point"]["g"] for r in records})
     etas = sorted({r["point"]["eta"] for r in records})
-    dg = min(np.diff(gs)) if len(gs) > 1 else 1.0
-    de = min(np.diff(etas)) if len(etas) > 1 else 0.5
+    ge, ee = edges(gs), edges(etas)
+    names = list(COLORS)
+    grids = {k: np.full((len(etas), len(gs)), np.nan) for k in ("regime", "rate_hz", "chi")}
     for r in records:
-        g, eta = r["point"]["g"], r["point"]["eta"]
-        regime = r["metrics"]["regime"] if r["status"] == "ok" else None
-        ax.add_patch(plt.Rectangle((g - dg / 2, eta - de / 2), dg, de,
-                                   color=COLORS.get(regime, "k"), alpha=0.75, lw=0))
+        if r["status"] != "ok":
+            continue
+        row, col = etas.index(r["point"]["eta"]), gs.index(r["point"]["g"])
+        m = r["metrics"]
+        grids["regime"][row, col] = names.index(m["regime"])
+        if m.get("rate_hz") is not None:
+            grids["rate_hz"][row, col] = np.log10(max(m["rate_hz"], 1e-2))
+        if m.get("chi") is not None:
+            grids["chi"][row, col] = m["chi"]
+    fig, axes = plt.subplots(1, 3, figsize=(17, 5.2))
+    ax = axes[0]
+    ax.pcolormesh(ge, ee, grids["regime"], cmap=ListedColormap(list(COLORS.values())),
+                  vmin=-0.5, vmax=len(names) - 0.5, alpha=0.8, edgecolors="w", linewidth=0.5)
     ax.axvline(4, color="k", ls="--", lw=1)
     ax.axhline(1, color="k", ls=":", lw=1)
     for name, (g, eta) in PAPER_STATES.items():
         ax.plot(g, eta, "k*", ms=12)
         ax.annotate(f"paper: {name}", (g, eta), xytext=(4, 4), textcoords="offset points",
                     fontsize=8)
-    ax.set_xlim(min(gs) - dg / 2, max(gs) + dg / 2)
-    ax.set_ylim(min(etas) - de / 2, max(etas) + de / 2)
     ax.set_xlabel("g (relative inhibition)")
     ax.set_ylabel(r"$\nu_{ext}/\nu_{thr}$")
     ax.set_title(title, fontsize=9)
-    handles = [plt.Rectangle((0, 0), 1, 1, color=c, alpha=0.75) for c in COLORS.values()]
+    handles = [plt.Rectangle((0, 0), 1, 1, color=c, alpha=0.8) for c in COLORS.values()]
     ax.legend(handles + [plt.Line2D([], [], color="k", ls="--"),
-                         plt.Line2D([], [], color="k", ls=":")],
-              list(COLORS) + ["g = 4 (balance)", r"$\nu_{ext} = \nu_{thr}$"],
-              fontsize=7, loc="upper left")
+                         plt.Line2D([], [], color="k", ls=":"),
+                         plt.Line2D([], [], color="k", marker="*", ls="")],
+              names + ["g = 4 (balance)", r"$\nu_{ext} = \nu_{thr}$",
+                       "paper's Fig. 8 states"],
+              fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     for ax, key, label in ((axes[1], "rate_hz", "rate (Hz, log10)"),
                            (axes[2], "chi", "synchrony chi")):
-        grid = np.full((len(etas), len(gs)), np.nan)
-        for r in records:
-            if r["status"] == "ok" and r["metrics"].get(key) is not None:
-                v = r["metrics"][key]
-                grid[etas.index(r["point"]["eta"]), gs.index(r["point"]["g"])] = \
-                    np.log10(max(v, 1e-2)) if key == "rate_hz" else v
-        im = ax.imshow(grid, origin="lower", aspect="auto", cmap="viridis",
-                       extent=(min(gs) - dg / 2, max(gs) + dg / 2, min(etas) - de / 2,
-                               max(etas) + de / 2), interpolation="nearest")
+        im = ax.pcolormesh(ge, ee, grids[key], cmap="viridis")
         fig.colorbar(im, ax=ax, label=label)
         ax.set_xlabel("g")
         ax.set_title(label)
@@ -137,7 +148,10 @@ def main(argv=None) -> int:
     where = {"scheduler": args.scheduler} if args.scheduler else {"workers": args.workers}
     with dask_client(**where) as client:  # the sweep's cluster (or the running one)
         res = sweep(experiment, grid, os.path.join(args.out, "sweep"), client=client)
-    records, compiles, wall, ran = res.points, res.compiles, res.wall_s, res.ran
+    # the points' cost over every call on the folder (a resumed sweep keeps its first calls)
+    records, ran = res.points, res.ran
+    compiles = sum(c["compiles"] for c in res.calls)
+    wall = sum(c["wall_s"] for c in res.calls)
     # one cell per (g, eta): the state most seeds reach, the statistics' means
     by_point = {}
     for r in records:
@@ -166,8 +180,8 @@ def main(argv=None) -> int:
                            "agrees": cell["regime"] == name}
     ai = [c for c in cells if c.get("mean_field_rate_hz")]
     metrics = {"n_e": n_e, "duration_ms": duration, "points": len(records), "ran_now": ran,
-               "compiles": compiles, "sweep_wall_s": wall,
-               "workers": args.scheduler or args.workers, "cells": cells,
+               "compiles": compiles, "sweep_wall_s": wall, "sweep_calls": res.calls,
+               "cells": cells,
                "paper_points": paper,
                "paper_points_agree": sum(p["agrees"] for p in paper.values()),
                "ai_rate_vs_mean_field_max_rel": max(

@@ -73,6 +73,11 @@ def test_a_sweep_compiles_once_per_worker_and_resumes(client, undisturbed):
     # run again: every point is there, nothing runs, the same results
     again = sweep(RateExperiment(), GRID, str(out), client=client, progress=False)
     assert again.ran == 0 and _metrics(again) == _metrics(res)
+    # sweep.json keeps both calls: what the points cost is not lost by the resume
+    summary = json.loads((out / "sweep.json").read_text())
+    assert [c["ran"] for c in summary["calls"]] == [6, 0]
+    assert summary["ran"] == 6 and summary["compiles"] == res.compiles
+    assert summary["calls"][0]["workers"] == 2
 
 
 def test_a_point_that_raises_is_recorded_and_the_others_finish(client, tmp_path):
