@@ -23,17 +23,19 @@ a run (rate, CV of the ISIs, Golomb's synchrony chi, the population rate's spect
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional
+from typing import Any, Dict
 
 import numpy as np
 
 from .sweep import Experiment
 
-__all__ = ["PAPER_STATES", "BrunelExperiment", "build_network", "classify", "mean_field_rate",
-           "nu_thr_hz", "statistics"]
+__all__ = ["PAPER_STATES", "REGIMES", "BrunelExperiment", "build_network", "classify",
+           "connectivity", "initial_voltages", "mean_field_rate", "nu_thr_hz", "run_values",
+           "statistics"]
 
 #: Fig. 8 of the paper: its four example points (g, nu_ext/nu_thr) and their states
 PAPER_STATES = {"SR": (3.0, 2.0), "SI fast": (6.0, 4.0), "AI": (5.0, 2.0), "SI slow": (4.5, 0.9)}
+#: the states :func:`classify` names
 REGIMES = ("SR", "SI fast", "SI slow", "AI", "AR", "quiescent")
 
 TAU_MS, THETA_MV, V_RESET_MV, T_REF_MS, DELAY_MS = 20.0, 20.0, 10.0, 2.0, 1.5

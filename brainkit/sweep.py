@@ -14,12 +14,12 @@ seeds), so a sweep of P points on W workers compiles at most W times.
 
 Each point's result is written as ``<out>/points/<id>.json`` (atomically, when it finishes);
 run again, the sweep skips the points whose file exists (resume); ``<out>/sweep.json`` lists
-the grid and every call on the folder (points run, compiles, seconds, workers).  A point that raises is
-recorded with its error (``status: "error"``) and the others finish.  A worker that dies
-mid-sweep loses nothing: Dask's scheduler gives its unfinished points to the other workers
-(up to ``distributed.scheduler.allowed-failures`` times per point), and since a point's result
-depends only on the point (its values and seed), the sweep's results are those of an
-undisturbed run.
+the grid and every call on the folder (points run, compiles, seconds, workers).  A point that
+raises is recorded with its error (``status: "error"``) and the others finish.  A worker
+that dies mid-sweep loses nothing: Dask's scheduler gives its unfinished points to the other
+workers (up to ``distributed.scheduler.allowed-failures`` times per point), and since a
+point's result depends only on the point (its values and seed), the sweep's results are
+those of an undisturbed run.
 
 An experiment is a picklable object (defined in an importable module: Dask sends it to the
 workers) with a ``name``, ``build()`` returning a :class:`brainkit.Network` and

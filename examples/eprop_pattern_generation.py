@@ -17,6 +17,13 @@ Metric: the normalised MSE of the readouts over the trial, mean((y - y*)^2)/var(
 training (the mean over the last 20 trials), per seed.
 
     python examples/eprop_pattern_generation.py --out out/eprop_pattern [--quick] [--seeds 0,1,2]
+
+Measured (2 cores; defaults: symmetric feedback, Adam 3e-3, 1000 trials, seeds 0, 1, 2):
+NMSE 11.4 / 2.26 / 6.64 -> e-prop 0.0170 / 0.0125 / 0.0088, BPTT 0.0176 / 0.0095 / 0.0083;
+cosine of e-prop's and BPTT's gradients at the initial weights 0.87-0.93; 0.09-0.11 s per
+trial (one run of the compiled binary: the network, the rule, the learning signal).
+``--quick`` (300 trials): 0.059 / 0.039 / 0.032.  The paper reports the task as learned
+(its figure shows outputs on the targets) without a number we could check here.
 """
 
 import argparse
@@ -29,7 +36,7 @@ from brian2 import ms
 
 from brainkit.fileio import write_json
 from brainkit.training.eprop import (EpropNetwork, bptt_gradients, init_weights,
-                                     reference_trial, regularised_gradients, train)
+                                     reference_trial, train)
 from brainkit.training.optim import Adam
 
 N_IN, N_REC, N_OUT, STEPS = 100, 100, 3, 1000
@@ -58,16 +65,15 @@ def nmse(y, target):
 
 
 def train_bptt(net, weights, x, target, iterations, lr, reg, rate_hz):
-    """The same training with exact BPTT gradients (numpy) instead of e-prop's."""
+    """The same training with exact BPTT gradients (numpy, the regulariser included)
+    instead of e-prop's."""
     v_th = net.constants.v_th
     opt = Adam(lr, lr_scale={"in": v_th, "rec": v_th, "out": 1.0})
     curve = []
     for _ in range(iterations):
-        res = bptt_gradients(net, weights, x, target)
-        # the regulariser's gradient through e-prop's eligibility (as in the paper's BPTT
-        # baseline, the regulariser is the same term)
-        res.elig_sum = reference_trial(net, weights, x, target).elig_sum
-        weights = opt.step(weights, regularised_gradients(net, res, reg, rate_hz))
+        res = bptt_gradients(net, weights, x, target, regularisation=reg,
+                             target_rate_hz=rate_hz)
+        weights = opt.step(weights, res.grads)
         np.fill_diagonal(weights["rec"], 0.0)
         curve.append(nmse(res.y, target))
     return weights, np.array(curve)
@@ -79,11 +85,11 @@ def main(argv=None) -> int:
     p.add_argument("--quick", action="store_true", help="300 iterations, 1 seed, no BPTT")
     p.add_argument("--iterations", type=int, default=None)
     p.add_argument("--seeds", default=None, help="comma-separated (default 0,1,2)")
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--feedback", default="random", choices=("random", "symmetric"))
+    p.add_argument("--lr", type=float, default=3e-3)
+    p.add_argument("--feedback", default="symmetric", choices=("random", "symmetric"))
     p.add_argument("--no-bptt", action="store_true", help="skip the BPTT comparison")
     args = p.parse_args(argv)
-    iterations = args.iterations or (300 if args.quick else 1500)
+    iterations = args.iterations or (300 if args.quick else 1000)
     seeds = [int(s) for s in (args.seeds or ("0" if args.quick else "0,1,2")).split(",")]
     bptt = not (args.no_bptt or args.quick)
     os.makedirs(args.out, exist_ok=True)
@@ -95,10 +101,15 @@ def main(argv=None) -> int:
                            rule_params={"tau_out": 30 * ms}, feedback=args.feedback,
                            seed=seed)
         w0 = init_weights(N_IN, N_REC, N_OUT, net.constants.v_th, seed=seed + 100)
-        first = net.trial(w0, x, target)
+        # e-prop's truncated gradient (symmetric feedback: B = W_out^T) against BPTT's exact
+        # one at the initial weights (numpy, the same model)
+        symmetric = EpropNetwork(N_IN, N_REC, N_OUT, STEPS, dt=1 * ms, n_alif=N_REC // 2,
+                                 neuron_params={"tau_m": 30 * ms},
+                                 rule_params={"tau_out": 30 * ms}, feedback="symmetric")
+        first = reference_trial(symmetric, w0, x, target)
         cos = {k: float(np.dot(first.grads[k].ravel(), g.ravel())
                         / np.linalg.norm(first.grads[k]) / np.linalg.norm(g))
-               for k, g in bptt_gradients(net, w0, x, target).grads.items()}
+               for k, g in bptt_gradients(symmetric, w0, x, target).grads.items()}
         history = []
         t0 = time.perf_counter()
         w, losses = train(net, w0, lambda k: (x, target), iterations, lr=args.lr,

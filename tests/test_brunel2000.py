@@ -1,6 +1,7 @@
 """Brunel (2000) model A as a sweep: the statistics against spike trains whose values are
-known, the mean-field rate against the paper's closed form, and the phase-diagram sweep on a
-2-worker LocalCluster (one compile per worker; the paper's example states)."""
+known, the mean-field rate against the paper's closed form, and (``long``, ~40 s) the
+phase-diagram sweep on a 2-worker LocalCluster (one compile per worker; the paper's SR and AI
+example states with two seeds)."""
 
 import numpy as np
 import pytest
@@ -60,6 +61,7 @@ def test_run_values_are_checked():
         bn.run_values(2000, -1.0, 2.0)
 
 
+@pytest.mark.long
 @pytest.mark.standalone
 def test_the_phase_diagram_sweep_compiles_once_per_worker_and_finds_the_paper_states(
         tmp_path):

@@ -124,3 +124,30 @@ def test_the_library_files_load_and_name_the_neuron_side_names():
     assert {"tau_m", "v_th", "beta"} <= set(rule.neuron_names)
     assert set(rule.events) == {"inject", "eligibility", "trace"}
     assert load_model("alif").threshold.strip() == "v > v_th + beta*a"
+
+
+def test_the_bptt_regulariser_changes_only_the_input_and_recurrent_gradients(network, problem):
+    w, x, target = problem
+    plain = bptt_gradients(network, w, x, target)
+    reg = bptt_gradients(network, w, x, target, regularisation=300.0, target_rate_hz=10.0)
+    np.testing.assert_array_equal(plain.grads["out"], reg.grads["out"])
+    assert not np.allclose(plain.grads["in"], reg.grads["in"])
+
+
+@pytest.mark.long
+@pytest.mark.standalone
+def test_the_pattern_generation_example_learns_the_three_signals(tmp_path):
+    """``examples/eprop_pattern_generation.py --quick`` (300 trials, ~40 s): NMSE 11.4 -> 0.059
+    measured (seeds 1, 2: 0.039, 0.032); the bound leaves a factor 3."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "examples" / "eprop_pattern_generation.py"
+    proc = subprocess.run([sys.executable, str(script), "--quick", "--out", str(tmp_path)],
+                          capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["nmse_final_max"] < 0.2
+    assert (tmp_path / "pattern_generation.png").exists()

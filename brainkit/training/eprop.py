@@ -366,7 +366,8 @@ def reference_trial(net: EpropNetwork, weights, x, target) -> TrialResult:
     return _forward(net, weights, x, target, eprop=True)[0]
 
 
-def bptt_gradients(net: EpropNetwork, weights, x, target) -> TrialResult:
+def bptt_gradients(net: EpropNetwork, weights, x, target, regularisation: float = 0.0,
+                   target_rate_hz: float = 10.0) -> TrialResult:
     r"""The exact gradient of the trial's loss by back-propagation through time, with the
     pseudo-derivative :math:`\partial z_t / \partial v_t = \psi_t`,
     :math:`\partial z_t / \partial a_t = -\beta \psi_t` (every path: recurrent, reset,
@@ -382,6 +383,10 @@ def bptt_gradients(net: EpropNetwork, weights, x, target) -> TrialResult:
         \partial E/\partial W^{rec} &= \sum_t \delta v_{t+1} z_t^\top, \quad
         \partial E/\partial W^{in} = \sum_t \delta v_{t+1} x_t^\top, \quad
         \partial E/\partial W^{out} = \sum_t \delta y_t z_t^\top
+
+    With ``regularisation`` c > 0 the loss includes the rate regulariser
+    :math:`\frac{c}{2} \sum_j (r_j - r_0)^2` (:func:`regularised_gradients`), whose
+    :math:`\partial / \partial z_{j,t} = c (r_j - r_0) / T` adds to :math:`g_t`.
     """
     x, target = net._check(weights, x, target)
     res, rec = _forward(net, weights, x, target, eprop=False)
@@ -392,9 +397,10 @@ def bptt_gradients(net: EpropNetwork, weights, x, target) -> TrialResult:
     grads = {"in": np.zeros((n, net.n_in)), "rec": np.zeros((n, n)),
              "out": np.zeros((net.n_out, n))}
     recurrent = (w_rec - c.v_th * np.eye(n)).T
+    rate_term = regularisation * (res.z.mean(axis=0) - target_rate_hz * c.dt) / T
     for t in range(T - 1, -1, -1):
         dy = rec["err"][t] + c.kappa * dy
-        g = w_out.T @ dy + recurrent @ dv_next + da_next
+        g = w_out.T @ dy + recurrent @ dv_next + da_next + rate_term
         grads["rec"] += np.outer(dv_next, res.z[t])
         grads["in"] += np.outer(dv_next, x[t])
         grads["out"] += np.outer(dy, res.z[t])
@@ -446,7 +452,8 @@ def train(net: EpropNetwork, weights: Dict[str, np.ndarray], trial_data, iterati
         weights = opt.step(weights, grads)
         np.fill_diagonal(weights["rec"], 0.0)
         losses.append(result.loss)
-        bar.set_postfix(loss=f"{result.loss:.3g}", rate=f"{result.z.mean() / net.constants.dt:.1f}Hz")
+        rate = result.z.mean() / net.constants.dt
+        bar.set_postfix(loss=f"{result.loss:.3g}", rate=f"{rate:.1f}Hz")
         if on_iteration is not None:
             on_iteration(k, result, weights)
     return weights, np.array(losses)
