@@ -31,6 +31,12 @@ Measured 2026-12-07 (2-core machine, load average ~1.2, 1 thread each, median of
   before (2026-12-03 build, same machine, same day): 1.070 / 3.661 / 16.696 s (1.13x / 0.44x /
   0.38x); the issue's original figures 1.214 / 4.496 / 24.208 s (0.93x / 0.37x / 0.24x).
 
+  ``--sizes 3000 --repeat 1`` (one run each, same machine): brainkit 68.2 s, torch float32
+  58.8 s, float64 182.3 s (0.86x); peak memory brainkit 5167 MiB (+ 2854 MiB in the
+  simulation binary) vs torch 9094 MiB; zone 8.5 %, 17.0 Hz.  brainkit's time grows ~5.7x
+  from N = 1000 to 3000, torch's ~8.8x: the event-driven backward and the shared weight
+  table scale with the in-zone rows, torch's dense products with N^2.
+
   ``--threads 2``: brainkit 0.844 / 2.464 / 11.857 s, torch float32 0.967 / 1.635 / 4.218 s
   (1.15x / 0.66x / 0.36x): torch uses the second core at N = 1000; brainkit's binary and
   backward loop run on one thread (Brian2's OpenMP is not switched on for training builds,
