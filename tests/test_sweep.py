@@ -155,12 +155,12 @@ def test_a_list_of_points_runs_as_given_and_is_checked():
         grid_points([{"g": 3}, {"g": 3}])
 
 
-def test_an_existing_scheduler_runs_the_cli_sweep_and_data_parallel_training(tmp_path):
-    """A cluster started apart from brainkit, as on several machines (``dask scheduler`` and
-    ``dask worker`` processes), runs ``brainkit sweep --scheduler`` and ``brainkit train
-    --scheduler``."""
+@pytest.fixture(scope="module")
+def scheduler(tmp_path_factory):
+    """A cluster started apart from brainkit, as on several machines: ``dask scheduler`` and
+    ``dask worker`` processes; yields the scheduler's address."""
     dask = os.path.join(os.path.dirname(sys.executable), "dask")
-    info = tmp_path / "scheduler.json"
+    info = tmp_path_factory.mktemp("scheduler") / "scheduler.json"
     procs = [subprocess.Popen([dask, "scheduler", "--scheduler-file", str(info), "--port", "0",
                                "--dashboard-address", ":0"], stderr=subprocess.DEVNULL)]
     try:
@@ -173,21 +173,28 @@ def test_an_existing_scheduler_runs_the_cli_sweep_and_data_parallel_training(tmp
                                       stderr=subprocess.DEVNULL))
         with Client(address) as c:
             c.wait_for_workers(2, timeout=60)
-        cli = [sys.executable, "-m", "brainkit"]
-        proc = subprocess.run(cli + ["sweep", "rate", "--grid", "rate_hz=20,40", "--out",
-                                     str(tmp_path / "s"), "--scheduler", address, "--quiet"],
-                              capture_output=True, text=True, timeout=600)
-        assert proc.returncode == 0, proc.stderr[-2000:]
-        assert "2 points (2 run now" in proc.stdout
-        pids = {json.loads(p.read_text())["worker_pid"]
-                for p in (tmp_path / "s" / "points").glob("*.json")}
-        assert pids and os.getpid() not in pids  # run by the cluster's workers
-        proc = subprocess.run(cli + ["train", "xor", "--quick", "--steps", "2", "--out",
-                                     str(tmp_path / "xor"), "--scheduler", address],
-                              capture_output=True, text=True, timeout=600)
-        assert proc.returncode == 0, proc.stderr[-2000:]
-        assert os.path.exists(tmp_path / "xor" / "metrics.json")
+        yield address
     finally:
         for p in procs[::-1]:
             p.terminate()
             p.wait(timeout=30)
+
+
+def test_an_existing_scheduler_runs_the_cli_sweep(scheduler, tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "brainkit", "sweep", "rate", "--grid",
+                           "rate_hz=20,40", "--out", str(tmp_path / "s"), "--scheduler",
+                           scheduler, "--quiet"], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "2 points (2 run now" in proc.stdout
+    pids = {json.loads(p.read_text())["worker_pid"]
+            for p in (tmp_path / "s" / "points").glob("*.json")}
+    assert pids and os.getpid() not in pids  # run by the cluster's workers
+
+
+@pytest.mark.long
+def test_an_existing_scheduler_runs_data_parallel_training(scheduler, tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "brainkit", "train", "xor", "--quick",
+                           "--steps", "2", "--out", str(tmp_path / "xor"), "--scheduler",
+                           scheduler], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert os.path.exists(tmp_path / "xor" / "metrics.json")
