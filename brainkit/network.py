@@ -783,9 +783,7 @@ class Network:
         out += [_Setting(objects["groups"][n], "rates", v, "rates") for n, v in rates.items()]
         for pname, values in init.items():
             if pname in self.connections:
-                out += [_Setting(objects["synapses"][pname],
-                                 objects["synapse_renames"][pname].get(var, var), val,
-                                 "initial", given=True) for var, val in values.items()]
+                out += self._synapse_settings(objects, pname, values, given=values)
                 continue
             out += [_Setting(objects["groups"][pname], var, val, "initial", population=pname,
                              given=True) for var, val in values.items()]
@@ -1199,10 +1197,8 @@ class Network:
                                     self._per_synapse(c, w),
                                     "weight", shared=c.shared_weight))
         for cname, c in self.connections.items():
-            for var, val in {**c.per_synapse, **init.get(cname, {})}.items():
-                out.append(_Setting(objs["synapses"][cname],
-                                    objs["synapse_renames"][cname].get(var, var), val,
-                                    "initial", given=var in init.get(cname, {})))
+            given = init.get(cname, {})
+            out += self._synapse_settings(objs, cname, {**c.per_synapse, **given}, given)
         for pname, pop in self.populations.items():
             g = objs["groups"][pname]
             given = init.get(pname, {})
@@ -1216,6 +1212,14 @@ class Network:
                 out.append(_Setting(objs["groups"][sname], "rates",
                                     rates.get(sname, src.rates), "rates"))
         return out
+
+    @staticmethod
+    def _synapse_settings(objs, cname, values, given) -> List[_Setting]:
+        """Per-synapse parameter values of connection ``cname`` as settings of its Synapses
+        (under their Brian2 names; ``given``: those given to this run)."""
+        renames = objs["synapse_renames"][cname]
+        return [_Setting(objs["synapses"][cname], renames.get(var, var), val, "initial",
+                         given=var in given) for var, val in values.items()]
 
     def _run_args(self, objs, weights, inputs, init, rates, I_ext) -> Dict[Any, Any]:
         """``run_args`` of a standalone run: only the values that differ from those compiled

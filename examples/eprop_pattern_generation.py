@@ -60,6 +60,13 @@ def task(seed):
     return x, target
 
 
+def network(feedback, seed):
+    """The task's network: half LIF, half ALIF, tau_m = tau_out = 30 ms, dt = 1 ms."""
+    return EpropNetwork(N_IN, N_REC, N_OUT, STEPS, dt=1 * ms, n_alif=N_REC // 2,
+                        neuron_params={"tau_m": 30 * ms}, rule_params={"tau_out": 30 * ms},
+                        feedback=feedback, seed=seed)
+
+
 def nmse(y, target):
     return float(np.mean((y - target) ** 2) / np.var(target))
 
@@ -96,16 +103,11 @@ def main(argv=None) -> int:
     runs, curves = [], {}
     for seed in seeds:
         x, target = task(seed)
-        net = EpropNetwork(N_IN, N_REC, N_OUT, STEPS, dt=1 * ms, n_alif=N_REC // 2,
-                           neuron_params={"tau_m": 30 * ms},
-                           rule_params={"tau_out": 30 * ms}, feedback=args.feedback,
-                           seed=seed)
+        net = network(args.feedback, seed)
         w0 = init_weights(N_IN, N_REC, N_OUT, net.constants.v_th, seed=seed + 100)
         # e-prop's truncated gradient (symmetric feedback: B = W_out^T) against BPTT's exact
         # one at the initial weights (numpy, the same model)
-        symmetric = EpropNetwork(N_IN, N_REC, N_OUT, STEPS, dt=1 * ms, n_alif=N_REC // 2,
-                                 neuron_params={"tau_m": 30 * ms},
-                                 rule_params={"tau_out": 30 * ms}, feedback="symmetric")
+        symmetric = network("symmetric", seed)
         first = reference_trial(symmetric, w0, x, target)
         cos = {k: float(np.dot(first.grads[k].ravel(), g.ravel())
                         / np.linalg.norm(first.grads[k]) / np.linalg.norm(g))
