@@ -80,7 +80,10 @@ def compile_prefs(ieee: bool = False, compile_args=None) -> Dict[str, Any]:
     flags = list(compile_args) if compile_args is not None else list(
         brian2.prefs["codegen.cpp.extra_compile_args_gcc"])
     if ieee:
+        # -fno-math-errno changes no result (only that libm sets errno), and lets the compiler
+        # compute a repeated cos(x) once
         flags = ["-O3" if f == "-Ofast" else f for f in flags if f not in FAST_MATH_FLAGS[:-1]]
+        flags += ["-fno-math-errno"]
     return {"codegen.cpp.extra_compile_args_gcc": flags,
             "devices.cpp_standalone.extra_make_args_unix": [f"-j{os.cpu_count() or 1}"]}
 
@@ -399,7 +402,7 @@ class StandaloneEngine:
 
     def run(self, run_args: Optional[Dict[Any, Any]] = None, with_output: bool = False,
             start: Optional[float] = None, duration: Optional[float] = None,
-            continues: bool = False) -> None:
+            continues: bool = False, env: Optional[Dict[str, str]] = None) -> None:
         """Run the compiled binary once.  ``run_args`` maps ``group.variable`` views or
         :class:`~brian2.TimedArray` objects to values that replace the compiled-in ones for
         this run; the array files Brian2 writes for them (named by a hash of their content)
@@ -407,7 +410,8 @@ class StandaloneEngine:
         ``duration`` (seconds) are the run's time window in a binary made with
         :func:`variable_run_window` (default: from 0, the compiled duration), and
         ``continues=True`` makes it read back the last run's spikes in flight and random
-        state (the state variables come as ``run_args``)."""
+        state (the state variables come as ``run_args``).  ``env``: further environment
+        variables of the binary for this run."""
         if not self.compiled:
             raise RuntimeError(
                 f"StandaloneEngine.run: the project in {self.project_dir} was generated but "
@@ -422,7 +426,7 @@ class StandaloneEngine:
         Network._globally_stopped = False
         window = {RUN_START_ENV: "" if start is None else repr(float(start)),
                   RUN_DURATION_ENV: "" if duration is None else repr(float(duration)),
-                  RUN_CONTINUE_ENV: "1" if continues else ""}
+                  RUN_CONTINUE_ENV: "1" if continues else "", **(env or {})}
         try:
             os.environ.update(window)  # the binary inherits this process's environment
             self.device.run(run_args=run_args or {}, with_output=with_output)

@@ -202,6 +202,7 @@ class DiscreteSystem:
     symbols: Dict[str, sympy.Symbol]
     initial: Dict[str, float]
     brian2_D: str = ""  # D written as a Brian2 expression (units kept), for the forward pass
+    brian2_zone: str = ""  # Brian2 condition outside which D is identically 0 ("": none found)
     constants: List[str] = field(default_factory=list)  # trainable model constants (tau, ...)
     values: Dict[str, float] = field(default_factory=dict)  # their current SI values
     a_expr: Any = None  # the trace coefficient a as an expression of the constants
@@ -475,9 +476,24 @@ def derive_system(neuron: Model, synapse: Model, constants=()) -> DiscreteSystem
     brian2_D = word_substitute(h_brian[trace], {trace: "(0*trace_unit_zero)"})
     sys_ = DiscreteSystem(neuron=neuron, synapse=synapse, states=states, input_name=input_name,
                           trace=trace, a=a, h=h, D=D, symbols=symbols, initial=initial,
-                          brian2_D=brian2_D, constants=constants, values=values, a_expr=a_expr)
+                          brian2_D=brian2_D, brian2_zone=_zone_condition(brian2_D),
+                          constants=constants, values=values, a_expr=a_expr)
     sys_._funcs["trace_dim"] = trace_unit
     return sys_
+
+
+def _zone_condition(brian2_D: str) -> str:
+    """The Brian2 condition of the active zone: the ``int(...)`` factors of the drive that
+    switch it off (the drive is identically 0 wherever all of them are 0), joined by ``or``;
+    ``""`` if the drive has none (it is then non-zero anywhere)."""
+    from brian2.parsing.sympytools import str_to_sympy, sympy_to_str
+
+    expr = str_to_sympy(brian2_D)
+    gates = sorted((a for a in expr.atoms(sympy.Function) if a.func.__name__ == "int_"),
+                   key=str)
+    if not gates or expr.xreplace({g: 0 for g in gates}) != 0:
+        return ""
+    return " or ".join(f"({sympy_to_str(g.args[0])})" for g in gates)
 
 
 # --------------------------------------------------------------------------- the backward pass

@@ -57,6 +57,8 @@ code generation) rebuilds the objects for every call (for tests).
 from __future__ import annotations
 
 import itertools
+import os
+import tempfile
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Tuple
@@ -100,6 +102,45 @@ double rsnn_recurrent_{uid}(int)
     return 0.0;
 }}
 """
+
+
+# Records y_n and I_n of every neuron once per step (cpp_standalone): copies the group's state
+# arrays into row n of a file the Python side created and maps afterwards
+# (RecurrentSNN._record_file), instead of a StateMonitor's growing arrays that the binary
+# writes to its results folder at the end and Python reads back.  Block k of the file holds
+# variable k, (steps, batch * n_hidden) float64 values.
+_CPP_RECORD = """
+double rsnn_record_{uid}(int)
+{{
+    const size_t T = {T}, M = {M}, K = {K};
+    static double* out = nullptr;
+    double* const src[K] = {{ {sources} }};
+    if (out == nullptr) {{
+        const char* path = getenv("{env}");
+        if (path == nullptr || path[0] == 0) {{
+            fprintf(stderr, "brainkit: ${env} must name the recording file\\n");
+            exit(2);
+        }}
+        const int fd = open(path, O_RDWR);
+        void* p = fd < 0 ? MAP_FAILED : mmap(nullptr, K * T * M * sizeof(double),
+                                            PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
+        if (p == MAP_FAILED) {{
+            fprintf(stderr, "brainkit: cannot map the recording file %s\\n", path);
+            exit(2);
+        }}
+        close(fd);
+        out = (double*)p;
+    }}
+    const int64_t n = brian::{timestep}[0];
+    if (n < 0 || (size_t)n >= T) return 0.0;
+    for (size_t k = 0; k < K; k++)
+        memcpy(out + (k * T + (size_t)n) * M, src[k], M * sizeof(double));
+    return 0.0;
+}}
+"""
+RECORD_ENV = "BRAINKIT_RSNN_RECORD"
+_RECORD_HEADERS = ["<sys/mman.h>", "<fcntl.h>", "<unistd.h>", "<cstring>", "<cstdio>",
+                   "<cstdlib>"]
 
 
 class RecurrentError(ValueError):
@@ -330,7 +371,11 @@ class RecurrentSNN:
         N, B, K = self.n_hidden, self.batch, self.n_in
         uid = next(_uid)
         eqs = self.neuron.brian2_equations()
-        eqs += pre_equations(self.synapse, self.neuron, SYN_SUFFIX, keep=self.constants)
+        # the trace as its linear part plus the stored drive (the same Euler map: h_s = a s + D,
+        # D stored once per step before the update), so the gate is evaluated once per step
+        pre = pre_equations(self.synapse, self.neuron, SYN_SUFFIX, keep=self.constants)
+        eqs += Equations([e for name, e in pre.items() if name != sysm.trace])
+        eqs += Equations(f"d{sysm.trace}/dt = a_J*{sysm.trace} + D_store : {u['trace']}")
         Iname = sysm.input_name
         terms = " + ".join(f"u{k}*xin(t, bidx*{K} + {k})" for k in range(K))
         extra = [f"{Iname} = J_rec + I0 + {terms} : {u['I']}",
@@ -340,7 +385,8 @@ class RecurrentSNN:
                  f"I0 : {u['I']}",
                  "bidx : integer (constant)",
                  f"D_drive = {sysm.brian2_D} : {u['D']}",
-                 f"D_store : {u['D']}"]
+                 f"D_store : {u['D']}",
+                 f"I_store : {u['I']}"]
         extra += [f"u{k} : {u['I']}" for k in range(K)]
         if self.shared_weights:  # the trial's block of the weight table (its parameter set)
             extra.append("wset : integer (constant)")
@@ -357,33 +403,37 @@ class RecurrentSNN:
         if self.neuron.reset:
             kwargs["reset"] = self.neuron.reset
         shared = self.shared_weights
-        if not shared:
-            kwargs["events"] = {"zone": "D_store != D_zero"}
+        # the event 'zone': the neurons whose drive can be non-zero at this step
+        kwargs["events"] = {"zone": sysm.brian2_zone or "D_drive != D_zero"}
         G = brian2.NeuronGroup(N * B, eqs, method="euler", namespace=namespace, dt=self.dt,
                                name=f"rsnn_{uid}", **kwargs)
-        if not shared:
-            G.set_event_schedule("zone", when="before_groups", order=0)
-        # once per step and neuron: store D(y_n, I_n) (the pathway then reads one number per
-        # synapse instead of re-evaluating the gate) and clear the summed drive (the shared
-        # table's function writes all of J_in itself)
-        clear = G.run_regularly("D_store = D_drive" if shared else
-                                "J_in = 0*J_in\nD_store = D_drive", when="before_groups",
-                                order=-1, name=f"rsnn_clear_{uid}")
+        G.set_event_schedule("zone", when="before_groups", order=-2)
+        # once per step and neuron: store I_n, clear the drive and (synapse pathway) the summed
+        # input (the shared table's function writes all of J_in itself); then store
+        # D(y_n, I_n) for the neurons in the zone only (the gate and dV/dt are evaluated
+        # there alone, and the pathway reads one number per neuron)
+        clear = f"D_store = 0*D_store\nI_store = {Iname}"
+        clear = G.run_regularly(clear if shared else "J_in = 0*J_in\n" + clear,
+                                when="before_groups", order=-3, name=f"rsnn_clear_{uid}")
+        G.run_on_event("zone", "D_store = D_drive", when="before_groups", order=-1)
         for k, val in self.neuron.initial.items():
             if k in G.variables and k not in sysm.states:
                 G.__setattr__(k, val)
         for k in sysm.states:
             G.__setattr__(k + "_", sysm.initial[k])
         G.bidx = np.repeat(np.arange(B), N)
-        mon = brian2.StateMonitor(G, list(sysm.states) + [Iname], record=True, when="start",
-                                  order=0, name=f"rsnn_mon_{uid}")
-        objs = {"G": G, "mon": mon, "xin": xin, "clear": clear, "units": u}
-        objs.update(self._shared_pathway(G, u, uid) if shared else
-                    self._synapse_pathway(G, u, uid, namespace))
+        objs = {"G": G, "xin": xin, "clear": clear, "units": u}
+        if shared:
+            objs.update(self._shared_pathway(G, u, uid))
+        else:
+            objs["mon"] = brian2.StateMonitor(G, list(sysm.states) + ["I_store"], record=True,
+                                              when="before_groups", order=0,
+                                              name=f"rsnn_mon_{uid}")
+            objs.update(self._synapse_pathway(G, u, uid, namespace))
         if self.neuron.threshold:
             objs["spikes"] = brian2.SpikeMonitor(G, name=f"rsnn_spikes_{uid}")
-        objs["all"] = [o for o in (G, mon, clear, objs.get("spikes"), *objs["pathway"])
-                       if o is not None]
+        objs["all"] = [o for o in (G, clear, objs.get("mon"), objs.get("spikes"),
+                                   *objs["pathway"]) if o is not None]
         return objs
 
     def _synapse_pathway(self, G, u, uid, namespace):
@@ -426,11 +476,26 @@ class RecurrentSNN:
         fn = brian2.Function(pyfunc=None, arg_units=[1], return_unit=1, arg_types=["integer"],
                              return_type="float", stateless=False)
         fn.implementations.add_implementation("cpp", code, name=f"rsnn_recurrent_{uid}")
-        step = brian2.NeuronGroup(1, "done : 1", namespace={"rsnn_recurrent": fn},
-                                  clock=G.clock, name=f"rsnn_pathway_{uid}")
+        recorded = list(self.system.states) + ["I_store"]
+        for k in recorded:
+            if G.variables[k].dtype != np.float64:
+                raise RecurrentError(f"'{k}' is {G.variables[k].dtype}: the recording needs "
+                                     "float64 (Brian2's core.default_float_dtype)")
+        rec_code = _CPP_RECORD.format(
+            uid=uid, T=self.steps, M=B * N, K=len(recorded), env=RECORD_ENV,
+            sources=", ".join(f"brian::{dev.get_array_name(G.variables[k])}" for k in recorded),
+            timestep=dev.get_array_name(G.clock.variables["timestep"]))
+        rec = brian2.Function(pyfunc=None, arg_units=[1], return_unit=1, arg_types=["integer"],
+                              return_type="float", stateless=False)
+        rec.implementations.add_implementation("cpp", rec_code, name=f"rsnn_record_{uid}",
+                                               compiler_kwds={"headers": _RECORD_HEADERS})
+        step = brian2.NeuronGroup(1, "done : 1", clock=G.clock, name=f"rsnn_pathway_{uid}",
+                                  namespace={"rsnn_recurrent": fn, "rsnn_record": rec})
+        record = step.run_regularly("done = rsnn_record(0)", when="before_groups", order=0,
+                                    name=f"rsnn_record_op_{uid}")
         op = step.run_regularly("done = rsnn_recurrent(0)", when="before_groups", order=1,
                                 name=f"rsnn_pathway_op_{uid}")
-        return {"table": table, "pathway": [table, step, op]}
+        return {"table": table, "recorded": recorded, "pathway": [table, step, record, op]}
 
     def _x_values(self, x):
         # (batch, steps, n_in) -> (steps, batch*n_in), column b*n_in + k
@@ -569,15 +634,39 @@ class RecurrentSNN:
             run_args[objs["G"].wset] = vals["wset"]
         for var, value in self._group_values(objs, vals):
             run_args[getattr(objs["G"], var)] = value
-        engine.run(run_args)
+        if "recorded" not in objs:
+            engine.run(run_args)
+            return objs, {"run": engine.run_s}
+        path = self._record_file(len(objs["recorded"]))
+        try:
+            engine.run(run_args, env={RECORD_ENV: path})
+            # the trace owns the file's pages (unlinked below: freed with the last view)
+            rec = np.memmap(path, dtype=np.float64, mode="r+")
+        finally:
+            os.remove(path)
+        T, B, N = self.steps, self.batch, self.n_hidden
+        objs = dict(objs, recording=rec.reshape(len(objs["recorded"]), T, B, N))
         return objs, {"run": engine.run_s}
 
+    def _record_file(self, k: int) -> str:
+        """A new file of ``k`` blocks of ``steps x batch x n_hidden`` float64 zeros for the
+        binary's recording, in memory (``/dev/shm``) where the system has it."""
+        folder = "/dev/shm" if os.access("/dev/shm", os.W_OK) else tempfile.gettempdir()
+        fd, path = tempfile.mkstemp(prefix="brainkit-rsnn-", suffix=".rec", dir=folder)
+        try:
+            os.ftruncate(fd, k * self.steps * self.batch * self.n_hidden * 8)
+        finally:
+            os.close(fd)
+        return path
+
     def _collect(self, objs, p, x) -> Trace:
-        mon = objs["mon"]
         T, B, N = self.steps, self.batch, self.n_hidden
         states = {}
-        for k in list(self.system.states) + [self.system.input_name]:
-            raw = mon.variables[k].get_value()  # (T, B*N)
+        if "recording" in objs:
+            for k, block in zip(objs["recorded"], objs["recording"]):
+                states[k] = block
+        for k in [] if states else objs["mon"].record_variables:
+            raw = objs["mon"].variables[k].get_value()  # (T, B*N)
             # runtime: a view of Brian2's memory, copied; standalone: a fresh array read from
             # the results file (copying its hundreds of MB again costs seconds of page faults)
             raw = copy_out(raw) if self.backend == "runtime" else raw
@@ -586,7 +675,7 @@ class RecurrentSNN:
             if raw.shape != (T, B * N):
                 raw = raw.reshape(-1, B * N)[:T]
             states[k] = raw.reshape(T, B, N)
-        I = states.pop(self.system.input_name)
+        I = states.pop("I_store")
         s = states[self.system.trace]
         o = np.einsum("tbn,on->bto", s, p["O"], optimize=True)
         spikes = []
