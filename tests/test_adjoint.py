@@ -146,6 +146,44 @@ def test_shared_weight_table_gives_the_synapse_pathways_trajectory():
             n.close()
 
 
+@pytest.mark.standalone
+def test_recordings_held_by_a_trace_are_never_written_over():
+    """cpp_standalone records into a mapped file that a later run writes into again only once
+    no array views it: a trace kept across runs keeps its numbers; dropped traces' files are
+    used again (no fresh hundreds of MB per training step)."""
+    from brian2 import ms
+
+    net = RecurrentSNN(2, 6, 2, 120, batch=2, dt=1 * ms)
+    try:
+        params, x, _ = _problem(net, 7)
+        other = dict(params, W=3 * params["W"], I0=params["I0"] + 0.2)
+        first = net.forward(params, x)
+        v = first.v  # a view, as a user would keep it
+        kept = {k: a.copy() for k, a in first.states.items()}
+        assert np.any(kept[net.system.trace] != 0)  # the neurons fired
+        second = net.forward(other, x)
+        third = net.forward(params, x)
+        for k in kept:
+            assert np.array_equal(first.states[k], kept[k]), k
+            assert np.array_equal(third.states[k], kept[k]), k
+            assert not np.array_equal(second.states[k], kept[k]), k
+        assert np.array_equal(v, np.transpose(kept[net.voltage], (1, 0, 2)))
+
+        def buffer(trace):
+            a = trace.states[net.voltage]
+            while a.base is not None and isinstance(a.base, np.ndarray):
+                a = a.base
+            return a.base
+
+        in_use = {id(buffer(t)) for t in (second, third)}
+        del first, second, third, v
+        fourth = net.forward(other, x)
+        assert id(buffer(fourth)) in in_use  # a freed file, written again
+        assert len(net._recordings) <= 2
+    finally:
+        net.close()
+
+
 @pytest.mark.parametrize("neuron,seed,constants", [("theta", 0, ()), ("theta", 1, ("tau", "tau_s")),
                                                    ("rotator", 2, ("tau", "tau_s"))])
 def test_adjoint_matches_finite_differences_runtime(neuron, seed, constants):

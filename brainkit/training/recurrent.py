@@ -22,12 +22,22 @@ neurons ``b*N .. b*N+N-1``):
   a custom event ``zone`` (``J_in_post += w*D_pre``, ``w = W[post, pre]``);
 * the input enters as ``I = J + I0 + sum_k u_k x(t, b*n_in + k)``, ``x`` a ``TimedArray`` of
   shape ``(steps, batch*n_in)`` and ``u_k``/``I0`` per-neuron parameters (``U``'s columns);
+* the trace integrates as ``ds/dt = a s + D_store`` (its linear part ``a``, the run-time
+  value ``a_J``, plus the drive stored before the update: the same Euler map as the synapse
+  file's equation, whose gate is then evaluated once per step and neuron, not twice);
 * within a step ``n`` (time ``t_n``) Brian2's schedule runs, in this order (slot, order):
-  ``start``: the ``StateMonitor`` records ``y_n`` and ``I_n`` (so ``o_n = O s_n`` is the
-  readout *before* the update of step ``n``);
-  ``before_groups, -1``: ``J_in = 0`` and ``D_store = D(y_n, I_n)`` (``run_regularly``);
-  ``before_groups, 0``: the ``zone`` event tests ``D_store != 0`` (synapse pathway);
-  ``before_groups, 1``: the pathway computes ``J_in = W D_n`` (table function or synapses);
+  ``before_groups, -3``: ``I_store = I_n``, ``D_store = 0`` (and ``J_in = 0`` for the synapse
+  pathway);
+  ``before_groups, -2``: the custom event ``zone`` tests the gate's condition (the
+  ``int(...)`` factor of the drive, ``DiscreteSystem.brian2_zone``; ``D != 0`` for a drive
+  without one);
+  ``before_groups, -1``: ``D_store = D(y_n, I_n)`` for the neurons in the zone only;
+  ``before_groups, 0``: the recording of ``y_n`` and ``I_n`` (cpp_standalone: a C++ function
+  copying the state arrays into a mapped file, :meth:`RecurrentSNN._recording_buffer`;
+  otherwise a ``StateMonitor``), so ``o_n = O s_n`` is the readout *before* the update of
+  step ``n``;
+  ``before_groups, 1``: the pathway computes ``J_in = W D_n`` (table function or synapses, the
+  latter fired by the ``zone`` event);
   ``groups``: forward Euler of every differential equation from the values of step ``n``:
   ``y_{n+1} = y_n + dt h(y_n, I_n)``, ``J_{n+1} = J_n + dt (a J_n + J_in)``, where ``I_n`` is
   the subexpression ``J_n + I0 + U x(t_n)`` (the ``TimedArray`` is sampled at ``t_n``
@@ -57,7 +67,9 @@ code generation) rebuilds the objects for every call (for tests).
 from __future__ import annotations
 
 import itertools
+import mmap
 import os
+import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -78,7 +90,10 @@ PARAM_NAMES = ("U", "W", "O", "I0")
 TRAINING_BACKENDS = ("cpp_standalone", "cuda_standalone", "runtime")
 
 # J_in = W D for every trial from one table (see RecurrentSNN._shared_pathway); Brian2 calls it
-# once per step.  The inner loop runs over contiguous memory and vectorises.
+# once per step.  Presynaptic neuron outermost: a row of the table is read once per step for
+# all the trials that have that neuron in the zone, and every trial still adds its rows in
+# the order i = 0, 1, ... (the same sums, rounding included, as the synapse pathway).  The
+# inner loop runs over contiguous memory and vectorises.
 _CPP_RECURRENT = """
 double rsnn_recurrent_{uid}(int)
 {{
@@ -87,15 +102,13 @@ double rsnn_recurrent_{uid}(int)
     double* J = brian::{J};
     const double* w = brian::{w};
     const int32_t* wset = brian::{wset};
-    for (size_t b = 0; b < B; b++) {{
-        double* Jb = J + b * N;
-        const double* Db = D + b * N;
-        const double* Wb = w + (size_t)wset[b * N] * N * N;
-        for (size_t j = 0; j < N; j++) Jb[j] = 0.0;
-        for (size_t i = 0; i < N; i++) {{
-            const double d = Db[i];
+    for (size_t j = 0; j < B * N; j++) J[j] = 0.0;
+    for (size_t i = 0; i < N; i++) {{
+        for (size_t b = 0; b < B; b++) {{
+            const double d = D[b * N + i];
             if (d == 0.0) continue;
-            const double* row = Wb + i * N;
+            const double* __restrict row = w + ((size_t)wset[b * N] * N + i) * N;
+            double* __restrict Jb = J + b * N;
             for (size_t j = 0; j < N; j++) Jb[j] += row[j] * d;
         }}
     }}
@@ -261,6 +274,8 @@ class RecurrentSNN:
         self._built = None
         self.timings: Dict[str, float] = {}
         self.last_backward: Dict[str, Any] = {}
+        # (path for the binary, mapping, descriptor) of the last runs: _recording_buffer
+        self._recordings: List[Tuple[str, mmap.mmap, int]] = []
 
     # ------------------------------------------------------------------ parameters
     def init_params(self, seed) -> Dict[str, np.ndarray]:
@@ -637,27 +652,42 @@ class RecurrentSNN:
         if "recorded" not in objs:
             engine.run(run_args)
             return objs, {"run": engine.run_s}
-        path = self._record_file(len(objs["recorded"]))
-        try:
-            engine.run(run_args, env={RECORD_ENV: path})
-            # the trace owns the file's pages (unlinked below: freed with the last view)
-            rec = np.memmap(path, dtype=np.float64, mode="r+")
-        finally:
-            os.remove(path)
-        T, B, N = self.steps, self.batch, self.n_hidden
-        objs = dict(objs, recording=rec.reshape(len(objs["recorded"]), T, B, N))
+        K, T, B, N = len(objs["recorded"]), self.steps, self.batch, self.n_hidden
+        path, buffer = self._recording_buffer(K * T * B * N * 8)
+        engine.run(run_args, env={RECORD_ENV: path})
+        objs = dict(objs, recording=np.frombuffer(buffer, np.float64).reshape(K, T, B, N))
         return objs, {"run": engine.run_s}
 
-    def _record_file(self, k: int) -> str:
-        """A new file of ``k`` blocks of ``steps x batch x n_hidden`` float64 zeros for the
-        binary's recording, in memory (``/dev/shm``) where the system has it."""
+    def _recording_buffer(self, size: int) -> Tuple[str, mmap.mmap]:
+        """The file the binary records into (the path it opens) and its mapping here.
+
+        The file lives in memory (``/dev/shm`` where the system has it) and is unlinked at
+        once: the open descriptor keeps it, and the binary opens it as
+        ``/proc/<this process>/fd/<fd>``; its pages go with the last array viewing them.  The
+        files of the last two runs are kept and one is used again once no array views it any
+        more (a trace that is still held keeps its numbers: it is never written over), which
+        spares the binary allocating, and this process mapping, hundreds of MB of fresh pages
+        per run (two: a training loop holds the last step's trace while it runs the next)."""
+        for entry in self._recordings:
+            # a free buffer is referenced by its entry and getrefcount's argument only
+            if len(entry[1]) == size and sys.getrefcount(entry[1]) == 2:
+                return entry[0], entry[1]
+        while len(self._recordings) >= 2:  # held by traces: theirs now, not ours to reuse
+            os.close(self._recordings.pop(0)[2])
         folder = "/dev/shm" if os.access("/dev/shm", os.W_OK) else tempfile.gettempdir()
         fd, path = tempfile.mkstemp(prefix="brainkit-rsnn-", suffix=".rec", dir=folder)
         try:
-            os.ftruncate(fd, k * self.steps * self.batch * self.n_hidden * 8)
+            os.ftruncate(fd, size)
+            buffer = mmap.mmap(fd, size)
         finally:
-            os.close(fd)
-        return path
+            os.remove(path)
+        self._recordings.append((f"/proc/{os.getpid()}/fd/{fd}", buffer, fd))
+        return self._recordings[-1][0], buffer
+
+    def _release_recordings(self) -> None:
+        """Close the recording files' descriptors (their pages stay while arrays view them)."""
+        while self._recordings:
+            os.close(self._recordings.pop()[2])
 
     def _collect(self, objs, p, x) -> Trace:
         T, B, N = self.steps, self.batch, self.n_hidden
@@ -723,6 +753,7 @@ class RecurrentSNN:
         if self._built is not None:
             self._built[0].close()
         self._built = None
+        self._release_recordings()
 
 
 __all__ = ["RecurrentSNN", "Trace", "RecurrentError", "NotDifferentiableError"]
