@@ -169,16 +169,16 @@ def test_recordings_held_by_a_trace_are_never_written_over():
             assert not np.array_equal(second.states[k], kept[k]), k
         assert np.array_equal(v, np.transpose(kept[net.voltage], (1, 0, 2)))
 
-        def buffer(trace):
+        def buffer(trace):  # the mapping the trace's arrays view
             a = trace.states[net.voltage]
-            while a.base is not None and isinstance(a.base, np.ndarray):
+            while isinstance(a.base, np.ndarray):
                 a = a.base
-            return a.base
+            return a.base.obj  # np.frombuffer's memoryview of the mmap
 
-        in_use = {id(buffer(t)) for t in (second, third)}
+        in_use = {id(buffer(t)) for t in (second, third)}  # ids: a reference would hold it
         del first, second, third, v
         fourth = net.forward(other, x)
-        assert id(buffer(fourth)) in in_use  # a freed file, written again
+        assert id(buffer(fourth)) in in_use  # a freed file (the network keeps it), written again
         assert len(net._recordings) <= 2
     finally:
         net.close()
