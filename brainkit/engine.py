@@ -61,7 +61,7 @@ FAST_MATH_FLAGS = ("-ffast-math", "-fno-finite-math-only", "-funsafe-math-optimi
                    "-fassociative-math", "-freciprocal-math", "-Ofast")
 
 
-def compile_prefs(ieee: bool = False, compile_args=None) -> Dict[str, Any]:
+def compile_prefs(ieee: bool = False, compile_args=None, threads: int = 1) -> Dict[str, Any]:
     """Brian2's C++ preferences for a brainkit build, as a dict of preference names to values
     (:meth:`StandaloneEngine.compiling` sets them for the build and restores them after).
 
@@ -74,6 +74,8 @@ def compile_prefs(ieee: bool = False, compile_args=None) -> Dict[str, Any]:
       compare against these numbers, build that way.
     * ``make -j<cores>`` (Brian2's default ``-j`` starts one compiler per source file at
       once, dozens, which thrashes a small machine).
+    * ``threads > 1``: Brian2's OpenMP code (``devices.cpp_standalone.openmp_threads``; every
+      group's loop split over that many threads, the same numbers as one thread).
     """
     import brian2
 
@@ -84,8 +86,11 @@ def compile_prefs(ieee: bool = False, compile_args=None) -> Dict[str, Any]:
         # compute a repeated cos(x) once
         flags = ["-O3" if f == "-Ofast" else f for f in flags if f not in FAST_MATH_FLAGS[:-1]]
         flags += ["-fno-math-errno"]
-    return {"codegen.cpp.extra_compile_args_gcc": flags,
-            "devices.cpp_standalone.extra_make_args_unix": [f"-j{os.cpu_count() or 1}"]}
+    prefs = {"codegen.cpp.extra_compile_args_gcc": flags,
+             "devices.cpp_standalone.extra_make_args_unix": [f"-j{os.cpu_count() or 1}"]}
+    if threads > 1:
+        prefs["devices.cpp_standalone.openmp_threads"] = int(threads)
+    return prefs
 
 
 def cuda_prefs(project_dir: str) -> Dict[str, Any]:
@@ -302,6 +307,8 @@ class StandaloneEngine:
         builds whose numbers are compared exactly (training, gradient checks).
     compile_args : list of str, optional
         The C++ compiler flags, instead of Brian2's preference.
+    threads : int
+        OpenMP threads of the cpp_standalone binary (:func:`compile_prefs`; default 1).
 
     Attributes
     ----------
@@ -319,9 +326,11 @@ class StandaloneEngine:
     """
 
     def __init__(self, backend: str = "cpp_standalone", directory: Optional[str] = None,
-                 prefix: str = "brainkit-", ieee: bool = False, compile_args=None):
+                 prefix: str = "brainkit-", ieee: bool = False, compile_args=None,
+                 threads: int = 1):
         self.backend = backend
         self.ieee = bool(ieee)
+        self.threads = int(threads)
         self.compile_args = None if compile_args is None else list(compile_args)
         self.device = new_device(backend)
         self.project_dir = directory or tempfile.mkdtemp(
@@ -356,7 +365,7 @@ class StandaloneEngine:
 
             reset_gpu_selection()  # brian2cuda caches the GPU it chose across builds
             extra, quiet = cuda_prefs(self.project_dir), ("brian2.brian2cuda",)
-        prefs = compile_prefs(self.ieee, self.compile_args)
+        prefs = compile_prefs(self.ieee, self.compile_args, self.threads)
         if self.backend == "cuda_standalone":
             # nvcc hands these to the host compiler after its own -std=c++17: Brian2's
             # -std=c++11 among them would undo it, and CUDA 13's Thrust/CUB refuse C++11

@@ -184,6 +184,30 @@ def test_recordings_held_by_a_trace_are_never_written_over():
         net.close()
 
 
+@pytest.mark.standalone
+def test_threads_change_no_number():
+    """Two OpenMP threads in the binary give the states, spikes and loss of one thread bit
+    for bit (the trials are split between the threads; every sum keeps its order); two in the
+    backward loop the gradients to rounding (each thread sums its trials' terms, then the
+    threads' sums are added)."""
+    from brian2 import ms
+
+    nets = {k: RecurrentSNN(2, 7, 2, 150, batch=3, dt=1 * ms, threads=k) for k in (1, 2)}
+    try:
+        assert nets[2].build_threads == 2 and nets[1].build_threads == 1
+        params, x, loss_fn = _problem(nets[1], 11)
+        out = {k: n.loss_and_grad(params, x, loss_fn) for k, n in nets.items()}
+        (l1, g1, t1), (l2, g2, t2) = out[1], out[2]
+        assert l1 == l2 and sum(len(i) for i, _ in t1.spikes) > 0
+        for k in t1.states:
+            assert np.array_equal(t1.states[k], t2.states[k]), k
+        for k in g1:
+            assert np.max(np.abs(g1[k] - g2[k])) <= 1e-12 * np.max(np.abs(g1[k])), k
+    finally:
+        for n in nets.values():
+            n.close()
+
+
 @pytest.mark.parametrize("neuron,seed,constants", [("theta", 0, ()), ("theta", 1, ("tau", "tau_s")),
                                                    ("rotator", 2, ("tau", "tau_s"))])
 def test_adjoint_matches_finite_differences_runtime(neuron, seed, constants):

@@ -499,7 +499,8 @@ def _zone_condition(brian2_D: str) -> str:
 # --------------------------------------------------------------------------- the backward pass
 def adjoint_gradients(system: DiscreteSystem, states: Dict[str, np.ndarray], I: np.ndarray,
                       x: np.ndarray, params: Dict[str, np.ndarray], dl_do: np.ndarray,
-                      dt: float) -> Tuple[Dict[str, np.ndarray], Dict[str, Any]]:
+                      dt: float, threads: Optional[int] = None
+                      ) -> Tuple[Dict[str, np.ndarray], Dict[str, Any]]:
     """Gradients of ``L = sum_n l_n(o_n)`` for ``U, W, O, I0`` (and the trainable constants
     ``p`` of ``system``) by the discrete adjoint.  For a constant,
 
@@ -526,6 +527,9 @@ def adjoint_gradients(system: DiscreteSystem, states: Dict[str, np.ndarray], I: 
         ``dL/do_n``, ``(B, T, n_out)``.
     dt : float
         Time step in seconds.
+    threads : int, optional
+        Threads of the backward loop (the trials run in parallel); default
+        :func:`~brainkit.training.adjoint_kernel.thread_count`.
 
     Returns
     -------
@@ -535,4 +539,4 @@ def adjoint_gradients(system: DiscreteSystem, states: Dict[str, np.ndarray], I: 
     """
     from .adjoint_kernel import run_backward
 
-    return run_backward(system, states, I, x, params, dl_do, dt)
+    return run_backward(system, states, I, x, params, dl_do, dt, threads)

@@ -30,7 +30,7 @@ import importlib.util
 import os
 import sys
 import tempfile
-from typing import Any, Callable, Dict, List, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 import sympy
@@ -38,7 +38,7 @@ from sympy.printing.pycode import PythonCodePrinter
 
 from ..fileio import atomic_write
 
-__all__ = ["backward_kernel", "kernel_source"]
+__all__ = ["backward_kernel", "kernel_source", "thread_count"]
 
 _KERNELS: Dict[str, Callable] = {}
 #: steps whose weight-gradient terms are added together, row by row of dL/dW^T: each row is
@@ -99,6 +99,35 @@ def _expression_block(system, keys: List[tuple], exprs: Dict[tuple, Any], rename
     return lines
 
 
+# the backward loop over C chunks of consecutive trials (one per thread), each chunk with its
+# own gradient sums, added up in chunk order (the same numbers for the same C); one chunk: the
+# serial loop itself, with nothing copied
+_PARALLEL_DRIVER = """
+@njit(cache=True, fastmath=False, nogil=True, parallel=True)
+def backward(C, Ys, I, xt, G, O, WT, U, I0, consts, ap, decay, dt, trace_index,
+             P, PJ, dU, dI0, dWT, dconst):
+    T, B, N = I.shape
+    if C == 1:
+        return chunk(0, B, Ys, I, xt, G, O, WT, U, I0, consts, ap, decay, dt, trace_index,
+                     P, PJ, dU, dI0, dWT, dconst)
+    zone = np.zeros(C, np.int64)
+    dU_c = np.zeros((C, dU.shape[0], dU.shape[1]))
+    dI0_c = np.zeros((C, N))
+    dWT_c = np.zeros((C, N, N))
+    dconst_c = np.zeros((C, dconst.shape[0]))
+    for c in prange(C):
+        zone[c] = chunk(c * B // C, (c + 1) * B // C, Ys, I, xt, G, O, WT, U, I0, consts, ap,
+                        decay, dt, trace_index, P, PJ, dU_c[c], dI0_c[c], dWT_c[c],
+                        dconst_c[c])
+    for c in range(C):
+        dU += dU_c[c]
+        dI0 += dI0_c[c]
+        dWT += dWT_c[c]
+        dconst += dconst_c[c]
+    return zone.sum()
+"""
+
+
 def kernel_source(system) -> str:
     """The Python source of the backward loop for ``system`` (a
     :class:`~brainkit.training.adjoint.DiscreteSystem`); see the module docstring."""
@@ -112,10 +141,10 @@ def kernel_source(system) -> str:
     rename = {system.symbols[k]: sympy.Symbol(f"v_{k}") for k in names}
     sym_names = [f"v_{k}" for k in S + [system.input_name]]
     coupling = [k for k in keys if k[0] in ("Dy", "DI", "Dp")]
-    L = ["import math", "import numpy as np", "from numba import njit", "",
+    L = ["import math", "import numpy as np", "from numba import njit, prange", "",
          "@njit(cache=True, fastmath=False, nogil=True)",
-         "def backward(Ys, I, xt, G, O, WT, U, I0, consts, ap, decay, dt, trace_index,",
-         "             P, PJ, dU, dI0, dWT, dconst):",
+         "def chunk(b0, b1, Ys, I, xt, G, O, WT, U, I0, consts, ap, decay, dt, trace_index,",
+         "          P, PJ, dU, dI0, dWT, dconst):",
          "    T, B, N = I.shape",
          "    n_in = xt.shape[2]",
          "    n_out = G.shape[2]",
@@ -129,9 +158,9 @@ def kernel_source(system) -> str:
     L += [f"    Y{k} = Ys[{k}]" for k in range(K)]
     L += ["    for n in range(T - 1, -1, -1):",
           "        c = (T - 1 - n) % CH",
-          "        PJh[c] = PJ"]
+          "        PJh[c, b0:b1] = PJ[b0:b1]"]
     L += [f"        acc_{j} = 0.0" for j in range(len(consts))]
-    L += ["        for b in range(B):",
+    L += ["        for b in range(b0, b1):",
           "            pj = PJ[b]",
           "            for i in range(N):"]
     ind = " " * 16
@@ -184,14 +213,15 @@ def kernel_source(system) -> str:
           "            for i in range(N):",
           "                drow = dWT[i]",
           "                for cc in range(c + 1):",
-          "                    for b in range(B):",
+          "                    for b in range(b0, b1):",
           "                        d = Dh[cc, b, i]",
           "                        if d != 0.0:",
           "                            pr = PJh[cc, b]",
           "                            for j in range(N):",
           "                                drow[j] += d * pr[j]"]
     L += [f"        dconst[{j}] += dt * acc_{j}" for j in range(len(consts))]
-    L += ["    return PJ, n_zone", ""]
+    L += ["    return n_zone", ""]
+    L += _PARALLEL_DRIVER.splitlines()
     return "\n".join(L)
 
 
@@ -228,11 +258,29 @@ def backward_kernel(system) -> Callable:
     return _KERNELS[key]
 
 
+def thread_count(threads: Optional[int] = None) -> int:
+    """Threads of the backward loop: ``threads`` if given, else ``$OMP_NUM_THREADS`` (what
+    Dask's workers and the benchmarks set, 1 each), else every core numba may use; never more
+    than numba's ``NUMBA_NUM_THREADS``."""
+    import numba
+
+    if threads is None:
+        env = os.environ.get("OMP_NUM_THREADS", "")
+        threads = int(env) if env.isdigit() and int(env) > 0 else numba.config.NUMBA_NUM_THREADS
+    if int(threads) != threads or threads < 1:
+        raise ValueError(f"threads must be a positive integer, got {threads!r}")
+    return min(int(threads), numba.config.NUMBA_NUM_THREADS)
+
+
 def run_backward(system, states: Dict[str, np.ndarray], I: np.ndarray, x: np.ndarray,
-                 params: Dict[str, np.ndarray], dl_do: np.ndarray, dt: float
+                 params: Dict[str, np.ndarray], dl_do: np.ndarray, dt: float,
+                 threads: Optional[int] = None
                  ) -> Tuple[Dict[str, np.ndarray], Dict[str, Any]]:
     """Gradients of ``U, W, O, I0`` and the trainable constants (see
-    :func:`brainkit.training.adjoint.adjoint_gradients`, which documents the arguments)."""
+    :func:`brainkit.training.adjoint.adjoint_gradients`, which documents the arguments); the
+    trials of the batch run on :func:`thread_count` threads."""
+    import numba
+
     U, W, O, I0 = (np.ascontiguousarray(params[k], dtype=np.float64)
                    for k in ("U", "W", "O", "I0"))
     T, B, N = I.shape
@@ -250,10 +298,17 @@ def run_backward(system, states: Dict[str, np.ndarray], I: np.ndarray, x: np.nda
     P = np.zeros((len(S), B, N))
     PJ = np.zeros((B, N))
     kernel = backward_kernel(system)
-    _, n_zone = kernel(Ys, np.ascontiguousarray(I, dtype=np.float64), xt, G, O, WT, U, I0,
-                       np.array([system.values[k] for k in consts], dtype=np.float64),
-                       np.array(jac_ap, dtype=np.float64), 1.0 + dt * system.a, dt,
-                       S.index(system.trace), P, PJ, dU, dI0, dWT, dconst)
+    n_threads = thread_count(threads)
+    before = numba.get_num_threads()
+    numba.set_num_threads(n_threads)
+    try:
+        n_zone = kernel(min(n_threads, B), Ys, np.ascontiguousarray(I, dtype=np.float64), xt,
+                        G, O, WT, U, I0,
+                        np.array([system.values[k] for k in consts], dtype=np.float64),
+                        np.array(jac_ap, dtype=np.float64), 1.0 + dt * system.a, dt,
+                        S.index(system.trace), P, PJ, dU, dI0, dWT, dconst)
+    finally:
+        numba.set_num_threads(before)
     dW = np.ascontiguousarray(dWT.T)
     dW *= dt
     dO = np.einsum("tbo,tbn->on", G, states[system.trace], optimize=True)

@@ -84,27 +84,30 @@ from ..library import Model, evaluate_expression, load_model
 from ..results import copy_out
 from .adjoint import (SYN_SUFFIX, DiscreteSystem, NotDifferentiableError, adjoint_gradients,
                       derive_system)
+from .adjoint_kernel import thread_count
 
 _uid = itertools.count()
 PARAM_NAMES = ("U", "W", "O", "I0")
 TRAINING_BACKENDS = ("cpp_standalone", "cuda_standalone", "runtime")
 
 # J_in = W D for every trial from one table (see RecurrentSNN._shared_pathway); Brian2 calls it
-# once per step.  Presynaptic neuron outermost: a row of the table is read once per step for
-# all the trials that have that neuron in the zone, and every trial still adds its rows in
-# the order i = 0, 1, ... (the same sums, rounding included, as the synapse pathway).  The
+# once per step for each of C chunks of consecutive trials (one chunk per OpenMP thread).
+# Presynaptic neuron outermost: a row of the table is read once per step for all the chunk's
+# trials that have that neuron in the zone, and every trial still adds its rows in the order
+# i = 0, 1, ... (the same sums, rounding included, as the synapse pathway, whatever C).  The
 # inner loop runs over contiguous memory and vectorises.
 _CPP_RECURRENT = """
-double rsnn_recurrent_{uid}(int)
+double rsnn_recurrent_{uid}(int c)
 {{
-    const size_t B = {B}, N = {N};
+    const size_t B = {B}, N = {N}, C = {C};
+    const size_t b0 = c * B / C, b1 = (c + 1) * B / C;
     const double* D = brian::{D};
     double* J = brian::{J};
     const double* w = brian::{w};
     const int32_t* wset = brian::{wset};
-    for (size_t j = 0; j < B * N; j++) J[j] = 0.0;
+    for (size_t j = b0 * N; j < b1 * N; j++) J[j] = 0.0;
     for (size_t i = 0; i < N; i++) {{
-        for (size_t b = 0; b < B; b++) {{
+        for (size_t b = b0; b < b1; b++) {{
             const double d = D[b * N + i];
             if (d == 0.0) continue;
             const double* __restrict row = w + ((size_t)wset[b * N] * N + i) * N;
@@ -117,37 +120,41 @@ double rsnn_recurrent_{uid}(int)
 """
 
 
-# Records y_n and I_n of every neuron once per step (cpp_standalone): copies the group's state
-# arrays into row n of a file the Python side created and maps afterwards
-# (RecurrentSNN._record_file), instead of a StateMonitor's growing arrays that the binary
-# writes to its results folder at the end and Python reads back.  Block k of the file holds
-# variable k, (steps, batch * n_hidden) float64 values.
+# Records y_n and I_n of every neuron once per step (cpp_standalone), chunk c of the trials as
+# above: copies the group's state arrays into row n of a file the Python side created and
+# maps (RecurrentSNN._recording_buffer), instead of a StateMonitor's growing arrays that the
+# binary writes to its results folder at the end and Python reads back.  Block k of the file
+# holds variable k, (steps, batch * n_hidden) float64 values.  The file is mapped at the first
+# call (a function-local static: initialised once, also with several threads).
 _CPP_RECORD = """
-double rsnn_record_{uid}(int)
+double* rsnn_record_open_{uid}()
 {{
-    const size_t T = {T}, M = {M}, K = {K};
-    static double* out = nullptr;
-    double* const src[K] = {{ {sources} }};
-    if (out == nullptr) {{
-        const char* path = getenv("{env}");
-        if (path == nullptr || path[0] == 0) {{
-            fprintf(stderr, "brainkit: ${env} must name the recording file\\n");
-            exit(2);
-        }}
-        const int fd = open(path, O_RDWR);
-        void* p = fd < 0 ? MAP_FAILED : mmap(nullptr, K * T * M * sizeof(double),
-                                            PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
-        if (p == MAP_FAILED) {{
-            fprintf(stderr, "brainkit: cannot map the recording file %s\\n", path);
-            exit(2);
-        }}
-        close(fd);
-        out = (double*)p;
+    const char* path = getenv("{env}");
+    if (path == nullptr || path[0] == 0) {{
+        fprintf(stderr, "brainkit: ${env} must name the recording file\\n");
+        exit(2);
     }}
+    const int fd = open(path, O_RDWR);
+    void* p = fd < 0 ? MAP_FAILED : mmap(nullptr, {K} * {T} * {M} * sizeof(double),
+                                        PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
+    if (p == MAP_FAILED) {{
+        fprintf(stderr, "brainkit: cannot map the recording file %s\\n", path);
+        exit(2);
+    }}
+    close(fd);
+    return (double*)p;
+}}
+
+double rsnn_record_{uid}(int c)
+{{
+    const size_t T = {T}, M = {M}, K = {K}, N = {N}, B = {B}, C = {C};
+    static double* const out = rsnn_record_open_{uid}();
+    double* const src[K] = {{ {sources} }};
+    const size_t m0 = (c * B / C) * N, m1 = ((c + 1) * B / C) * N;
     const int64_t n = brian::{timestep}[0];
     if (n < 0 || (size_t)n >= T) return 0.0;
     for (size_t k = 0; k < K; k++)
-        memcpy(out + (k * T + (size_t)n) * M, src[k], M * sizeof(double));
+        memcpy(out + (k * T + (size_t)n) * M + m0, src[k] + m0, (m1 - m0) * sizeof(double));
     return 0.0;
 }}
 """
@@ -233,12 +240,18 @@ class RecurrentSNN:
     weight_sets : int
         On ``cpp_standalone``, how many parameter sets one run can hold
         (:meth:`readouts`): the weight table has one ``N x N`` block per set.
+    threads : int, optional
+        Threads of the simulation (cpp_standalone: Brian2's OpenMP, compiled in) and of the
+        backward pass (its trials run in parallel); default ``$OMP_NUM_THREADS``, else all
+        cores (:func:`brainkit.training.adjoint_kernel.thread_count`).  The numbers do not
+        depend on it.
     """
 
     def __init__(self, n_in: int, n_hidden: int, n_out: int, steps: int, batch: int = 1,
                  dt=None, neuron="theta", synapse="gated", neuron_params=None,
                  synapse_params=None, backend: str = "cpp_standalone",
-                 build_dir: Optional[str] = None, constants=(), weight_sets: int = 1):
+                 build_dir: Optional[str] = None, constants=(), weight_sets: int = 1,
+                 threads: Optional[int] = None):
         from brian2 import ms
 
         for name, val in (("n_in", n_in), ("n_hidden", n_hidden), ("n_out", n_out),
@@ -253,6 +266,11 @@ class RecurrentSNN:
         self.n_in, self.n_hidden, self.n_out = int(n_in), int(n_hidden), int(n_out)
         self.steps, self.batch = int(steps), int(batch)
         self.weight_sets = int(weight_sets)
+        if threads is not None and (int(threads) != threads or threads < 1):
+            raise RecurrentError(f"threads must be a positive integer, got {threads!r}")
+        self.threads = threads
+        # the binary's OpenMP threads (compiled in); the backward's are chosen at each call
+        self.build_threads = thread_count(threads) if backend == "cpp_standalone" else 1
         # cpp_standalone: one weight table shared by the batch, read by a C++ function
         self.shared_weights = backend == "cpp_standalone"
         self.dt = 0.1 * ms if dt is None else dt
@@ -473,18 +491,21 @@ class RecurrentSNN:
         """``J_in = W D`` from one weight table for the whole batch (cpp_standalone): a
         parameter-only group holds ``weight_sets`` blocks ``w[k, pre, post] = W_k[post, pre]``
         (no per-step code of its own), and a C++ :class:`brian2.Function`, called once per
-        step by a one-element group between storing the drive and the state update, adds for
+        step for each chunk of trials by a group of one element per chunk (one chunk per
+        OpenMP thread of the binary) between storing the drive and the state update, adds for
         every trial ``b`` and in-zone neuron ``pre`` the contiguous row ``w[k_b, pre, :]``
         times ``D_pre`` into the trial's ``J_in`` (the same terms, in the same order, as the
-        synapse pathway: identical numbers)."""
+        synapse pathway: identical numbers).  Another function of that group records the
+        states (see ``_CPP_RECORD``)."""
         import brian2
 
         N, B = self.n_hidden, self.batch
+        C = min(self.build_threads, B)
         dev = brian2.get_device()
         table = brian2.NeuronGroup(self.weight_sets * N * N, f"w : {u['w']}",
                                    name=f"rsnn_wtab_{uid}")
         code = _CPP_RECURRENT.format(
-            uid=uid, B=B, N=N, D=dev.get_array_name(G.variables["D_store"]),
+            uid=uid, B=B, N=N, C=C, D=dev.get_array_name(G.variables["D_store"]),
             J=dev.get_array_name(G.variables["J_in"]),
             w=dev.get_array_name(table.variables["w"]),
             wset=dev.get_array_name(G.variables["wset"]))
@@ -497,18 +518,18 @@ class RecurrentSNN:
                 raise RecurrentError(f"'{k}' is {G.variables[k].dtype}: the recording needs "
                                      "float64 (Brian2's core.default_float_dtype)")
         rec_code = _CPP_RECORD.format(
-            uid=uid, T=self.steps, M=B * N, K=len(recorded), env=RECORD_ENV,
+            uid=uid, T=self.steps, M=B * N, K=len(recorded), N=N, B=B, C=C, env=RECORD_ENV,
             sources=", ".join(f"brian::{dev.get_array_name(G.variables[k])}" for k in recorded),
             timestep=dev.get_array_name(G.clock.variables["timestep"]))
         rec = brian2.Function(pyfunc=None, arg_units=[1], return_unit=1, arg_types=["integer"],
                               return_type="float", stateless=False)
         rec.implementations.add_implementation("cpp", rec_code, name=f"rsnn_record_{uid}",
                                                compiler_kwds={"headers": _RECORD_HEADERS})
-        step = brian2.NeuronGroup(1, "done : 1", clock=G.clock, name=f"rsnn_pathway_{uid}",
+        step = brian2.NeuronGroup(C, "done : 1", clock=G.clock, name=f"rsnn_pathway_{uid}",
                                   namespace={"rsnn_recurrent": fn, "rsnn_record": rec})
-        record = step.run_regularly("done = rsnn_record(0)", when="before_groups", order=0,
+        record = step.run_regularly("done = rsnn_record(i)", when="before_groups", order=0,
                                     name=f"rsnn_record_op_{uid}")
-        op = step.run_regularly("done = rsnn_recurrent(0)", when="before_groups", order=1,
+        op = step.run_regularly("done = rsnn_recurrent(i)", when="before_groups", order=1,
                                 name=f"rsnn_pathway_op_{uid}")
         return {"table": table, "recorded": recorded, "pathway": [table, step, record, op]}
 
@@ -629,7 +650,7 @@ class RecurrentSNN:
 
         # IEEE arithmetic: the adjoint and the gradient check compare against these numbers
         engine = StandaloneEngine(self.backend, self.build_dir, prefix="brainkit-rsnn-",
-                                  ieee=True)
+                                  ieee=True, threads=self.build_threads)
         t0 = time.perf_counter()
         with engine.compiling(compile=compile):
             objs = self._build_objects(np.zeros((self.steps, self.batch * self.n_in)))
@@ -732,7 +753,7 @@ class RecurrentSNN:
                                  f"shape {trace.o.shape}")
         t0 = time.perf_counter()
         grads, info = adjoint_gradients(self.system, trace.states, trace.I, trace.x,
-                                        trace.params, dl_do, self.dt_s)
+                                        trace.params, dl_do, self.dt_s, self.threads)
         info["backward_s"] = time.perf_counter() - t0
         self.last_backward = info
         return grads
