@@ -136,6 +136,14 @@ def worker_brainkit(data, repeat):
                           child_peak_mib=child_peak, base_rss_mib=base)))
 
 
+def _shares(parts):
+    """'a/b/c': the median step's percentages of time in the simulation binary (forward,
+    recording included), reading the recordings, and the backward pass."""
+    p = sorted(parts, key=lambda q: q["run"] + q["collect"] + q["backward"])[len(parts) // 2]
+    total = p["run"] + p["collect"] + p["backward"]
+    return "/".join(f"{100 * p[k] / total:.0f}" for k in ("run", "collect", "backward"))
+
+
 def run_json(cmd, timeout, env=None):
     t0 = time.perf_counter()
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=ROOT, env=env)
@@ -155,9 +163,10 @@ def main(argv=None):
     ap.add_argument("--out", default=str(ROOT / "out" / "bench_training.json"))
     ap.add_argument("--timeout", type=int, default=1800)
     ap.add_argument("--threads", type=int, default=1,
-                    help="threads for both (torch.set_num_threads; OMP/BLAS threads of brainkit's "
-                         "numpy); 1 by default: on a shared 2-core machine torch's 2 spinning "
-                         "threads slow it down many times over")
+                    help="threads for both (torch.set_num_threads; brainkit through "
+                         "$OMP_NUM_THREADS: the binary's OpenMP threads, the backward loop's, "
+                         "numpy's BLAS); 1 by default: on a shared 2-core machine torch's 2 "
+                         "spinning threads slow it down many times over")
     ap.add_argument("--worker", choices=["brainkit"], help=argparse.SUPPRESS)
     ap.add_argument("--data", help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
@@ -177,7 +186,7 @@ def main(argv=None):
           f"median of {a.repeat}; load average {os.getloadavg()[0]:.1f}")
     hdr = (f"{'N':>5} | {'brainkit s':>10} {'torch s':>8} {'f64 s':>8} {'speed-up':>8} | "
            f"{'brainkit MiB':>12} {'(child)':>8} {'torch MiB':>9} {'mem ratio':>9} | {'zone %':>6} {'Hz':>5} "
-           f"{'loss rel.diff':>13}")
+           f"{'loss rel.diff':>13} | {'binary/read/bwd %':>17}")
     print(hdr)
     print("-" * len(hdr))
     with tempfile.TemporaryDirectory() as tmp:
@@ -201,7 +210,8 @@ def main(argv=None):
                   f"{bk['child_peak_mib']:>8.0f} "
                   f"{pt['peak_rss_mib']:>9.0f} {pt['peak_rss_mib'] / bk['self_peak_mib']:>8.2f}x | "
                   f"{'' if zone is None else f'{100 * zone:6.2f}':>6} {bk['rate_hz']:>5.1f} "
-                  f"{abs(pt['loss'] - bk['loss']) / abs(bk['loss']):>13.1e}", flush=True)
+                  f"{abs(pt['loss'] - bk['loss']) / abs(bk['loss']):>13.1e} | "
+                  f"{_shares(bk['parts']):>17}", flush=True)
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
     tmpf = a.out + ".tmp"
     with open(tmpf, "w") as f:
