@@ -45,6 +45,10 @@ _KERNELS: Dict[str, Callable] = {}
 #: read and written once per DW_STEPS steps instead of once per in-zone event (the history
 #: kept, 2 x DW_STEPS x B x N floats, stays in cache)
 DW_STEPS = 8
+#: the batch's trials split into this many chunks (of consecutive trials), each with its own
+#: gradient sums, run in parallel by the threads there are; fixed, not the thread count, so
+#: that the gradients (their rounding) do not depend on the machine's cores
+CHUNKS = 8
 
 
 class _Printer(PythonCodePrinter):
@@ -99,9 +103,9 @@ def _expression_block(system, keys: List[tuple], exprs: Dict[tuple, Any], rename
     return lines
 
 
-# the backward loop over C chunks of consecutive trials (one per thread), each chunk with its
-# own gradient sums, added up in chunk order (the same numbers for the same C); one chunk: the
-# serial loop itself, with nothing copied
+# the backward loop over C chunks of consecutive trials (CHUNKS; the threads share them out),
+# each chunk with its own gradient sums, added up in chunk order (the same numbers whatever
+# the threads); one chunk: the serial loop itself, with nothing copied
 _PARALLEL_DRIVER = """
 @njit(cache=True, fastmath=False, nogil=True, parallel=True)
 def backward(C, Ys, I, xt, G, O, WT, U, I0, consts, ap, decay, dt, trace_index,
@@ -259,14 +263,16 @@ def backward_kernel(system) -> Callable:
 
 
 def thread_count(threads: Optional[int] = None) -> int:
-    """Threads of the backward loop: ``threads`` if given, else ``$OMP_NUM_THREADS`` (what
-    Dask's workers and the benchmarks set, 1 each), else every core numba may use; never more
-    than numba's ``NUMBA_NUM_THREADS``."""
+    """Threads of a training run: ``threads`` if given, else ``$OMP_NUM_THREADS`` (the usual
+    way to ask for threads; Dask's workers set it to 1), else 1; never more than numba's
+    ``NUMBA_NUM_THREADS`` (the cores).  One by default: a small network's steps get slower
+    on two (measured: batch 16 x 100 neurons 0.37 -> 0.48 s per step; 300 neurons
+    1.20 -> 0.81 s, 1000 neurons 5.3 -> 3.1 s; ``benchmarks/bench_training.py --threads``)."""
     import numba
 
     if threads is None:
         env = os.environ.get("OMP_NUM_THREADS", "")
-        threads = int(env) if env.isdigit() and int(env) > 0 else numba.config.NUMBA_NUM_THREADS
+        threads = int(env) if env.isdigit() and int(env) > 0 else 1
     if int(threads) != threads or threads < 1:
         raise ValueError(f"threads must be a positive integer, got {threads!r}")
     return min(int(threads), numba.config.NUMBA_NUM_THREADS)
@@ -302,7 +308,7 @@ def run_backward(system, states: Dict[str, np.ndarray], I: np.ndarray, x: np.nda
     before = numba.get_num_threads()
     numba.set_num_threads(n_threads)
     try:
-        n_zone = kernel(min(n_threads, B), Ys, np.ascontiguousarray(I, dtype=np.float64), xt,
+        n_zone = kernel(min(CHUNKS, B), Ys, np.ascontiguousarray(I, dtype=np.float64), xt,
                         G, O, WT, U, I0,
                         np.array([system.values[k] for k in consts], dtype=np.float64),
                         np.array(jac_ap, dtype=np.float64), 1.0 + dt * system.a, dt,

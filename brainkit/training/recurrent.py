@@ -242,9 +242,9 @@ class RecurrentSNN:
         (:meth:`readouts`): the weight table has one ``N x N`` block per set.
     threads : int, optional
         Threads of the simulation (cpp_standalone: Brian2's OpenMP, compiled in) and of the
-        backward pass (its trials run in parallel); default ``$OMP_NUM_THREADS``, else all
-        cores (:func:`brainkit.training.adjoint_kernel.thread_count`).  The numbers do not
-        depend on it.
+        backward pass (its trials run in parallel); default ``$OMP_NUM_THREADS``, else 1
+        (:func:`brainkit.training.adjoint_kernel.thread_count`).  The numbers do not depend
+        on it.
     """
 
     def __init__(self, n_in: int, n_hidden: int, n_out: int, steps: int, batch: int = 1,
