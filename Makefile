@@ -53,7 +53,7 @@ demo: venv venv-lava
 	$(PY) -m brainkit demo --out out --overwrite
 
 test: venv venv-lava
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --durations=15
 
 test-all: venv venv-lava
 	$(PY) -m pytest -q -m ''

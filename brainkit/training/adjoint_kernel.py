@@ -41,10 +41,10 @@ from ..fileio import atomic_write
 __all__ = ["backward_kernel", "kernel_source", "thread_count"]
 
 _KERNELS: Dict[str, Callable] = {}
-#: steps whose weight-gradient terms are added together, row by row of dL/dW^T: each row is
-#: read and written once per DW_STEPS steps instead of once per in-zone event (the history
-#: kept, 2 x DW_STEPS x B x N floats, stays in cache)
-DW_STEPS = 8
+#: (step, trial) pairs whose weight-gradient terms are added together, row by row of dL/dW^T:
+#: each row is read and written once per DW_HISTORY / trials steps of a chunk instead of once
+#: per in-zone event (the history kept, 2 x DW_HISTORY x N floats, stays in cache)
+DW_HISTORY = 128
 #: the batch's trials split into this many chunks (of consecutive trials), each with its own
 #: gradient sums, run in parallel by the threads there are; fixed, not the thread count, so
 #: that the gradients (their rounding) do not depend on the machine's cores
@@ -154,15 +154,16 @@ def kernel_source(system) -> str:
          "    n_out = G.shape[2]",
          f"    K = {K}",
          "    PJn = np.zeros_like(PJ)",
-         f"    CH = {DW_STEPS}",
-         "    Dh = np.zeros((CH, B, N))    # D_n of the last CH steps",
-         "    PJh = np.empty((CH, B, N))   # lambda_{J,n+1} of the last CH steps",
+         "    nb = b1 - b0",
+         f"    CH = max(1, {DW_HISTORY} // nb)",
+         "    Dh = np.zeros((CH, nb, N))    # D_n of the last CH steps",
+         "    PJh = np.empty((CH, nb, N))   # lambda_{J,n+1} of the last CH steps",
          "    n_zone = 0"]
     L += [f"    v_{p} = consts[{j}]" for j, p in enumerate(consts)]
     L += [f"    Y{k} = Ys[{k}]" for k in range(K)]
     L += ["    for n in range(T - 1, -1, -1):",
           "        c = (T - 1 - n) % CH",
-          "        PJh[c, b0:b1] = PJ[b0:b1]"]
+          "        PJh[c] = PJ[b0:b1]"]
     L += [f"        acc_{j} = 0.0" for j in range(len(consts))]
     L += ["        for b in range(b0, b1):",
           "            pj = PJ[b]",
@@ -176,7 +177,7 @@ def kernel_source(system) -> str:
           f"{ind}if {zone}:",
           f"{ind}    n_zone += 1",
           f"{ind}    r = np.dot(WT[i], pj)",
-          f"{ind}Dh[c, b, i] = {_name(('D',))}"]
+          f"{ind}Dh[c, b - b0, i] = {_name(('D',))}"]
     # the trainable constants: lambda_{n+1} . d(map)/dp
     if consts:
         L += [f"{ind}J = I[n, b, i] - I0[i]",
@@ -217,10 +218,10 @@ def kernel_source(system) -> str:
           "            for i in range(N):",
           "                drow = dWT[i]",
           "                for cc in range(c + 1):",
-          "                    for b in range(b0, b1):",
-          "                        d = Dh[cc, b, i]",
+          "                    for bb in range(nb):",
+          "                        d = Dh[cc, bb, i]",
           "                        if d != 0.0:",
-          "                            pr = PJh[cc, b]",
+          "                            pr = PJh[cc, bb]",
           "                            for j in range(N):",
           "                                drow[j] += d * pr[j]"]
     L += [f"        dconst[{j}] += dt * acc_{j}" for j in range(len(consts))]
