@@ -8,8 +8,10 @@ and inputs, written to an ``.npz`` file by this driver:
 
 * brainkit (``.venv``, Python 3.12): ``RecurrentSNN.loss_and_grad`` on ``cpp_standalone``
   (compiled once, the compile is not timed; the batch shares one weight table read by a C++
-  function) + the adjoint as one numba-compiled loop generated from the sympy Jacobians
-  (event-driven through ``W``), float64 IEEE;
+  function, and another records the states into a mapped file) + the adjoint as one
+  numba-compiled loop generated from the sympy Jacobians (event-driven through ``W``),
+  float64 IEEE; ``--threads 2``: the binary on Brian2's OpenMP, the backward loop's chunks
+  of trials in parallel;
 * PyTorch 2.13 CPU (``.venv-bench``, Python 3.11, a benchmark-only dependency:
   ``benchmarks/torch_bptt.py``) autograd through the same forward-Euler map, in float32 (what
   a PyTorch user runs) and in float64 (brainkit's precision).  The input projection ``U x`` is
@@ -21,36 +23,46 @@ Same model: over T = 300 steps (N = 100) brainkit's and torch's float64 losses a
 5e-15 (relative); over T = 2000 the spiking network's chaos amplifies the different rounding
 of the two (e.g. the phase wrap) to ~1e-3 in the loss, which the last column shows.
 
-Measured 2026-12-07 (2-core machine, load average ~1.2, 1 thread each, median of 3)::
+Measured 2026-12-07 (2-core machine, 1 thread each unless said, median of 3; this shared
+machine's timings move by up to ~25 % between runs of the same code, so two runs are shown)::
 
-        N | brainkit s  torch s    f64 s speed-up | brainkit MiB  torch MiB
-      100 |      0.858    0.970    1.025    1.13x |          461        494
-      300 |      2.629    1.577    1.968    0.60x |          709       1092
-     1000 |     12.025    6.692   14.850    0.56x |         1814       3096
+        N | brainkit s  torch s    f64 s speed-up | brainkit MiB  torch MiB | binary/read/bwd %
+      100 |      0.430    1.005    1.052    2.34x |          399        494 |          40/2/58
+      300 |      1.186    1.515    2.150    1.28x |          706       1084 |          46/2/52
+     1000 |      5.179    8.464   13.398    1.63x |         1860       3084 |          45/1/54
+  an earlier run of the same code: 0.392 / 1.342 / 6.493 s against torch 1.017 / 1.743 /
+  6.642 s (2.60x / 1.30x / 1.02x).
 
-  before (2026-12-03 build, same machine, same day): 1.070 / 3.661 / 16.696 s (1.13x / 0.44x /
-  0.38x); the issue's original figures 1.214 / 4.496 / 24.208 s (0.93x / 0.37x / 0.24x).
+  ``--threads 2`` (brainkit: Brian2's OpenMP in the binary, the backward loop's chunks of
+  trials on two threads; the same numbers as one thread)::
 
-  ``--sizes 3000 --repeat 1`` (one run each, same machine): brainkit 68.2 s, torch float32
-  58.8 s, float64 182.3 s (0.86x); peak memory brainkit 5167 MiB (+ 2854 MiB in the
-  simulation binary) vs torch 9094 MiB; zone 8.5 %, 17.0 Hz.  brainkit's time grows ~5.7x
-  from N = 1000 to 3000, torch's ~8.8x: the event-driven backward and the shared weight
-  table scale with the in-zone rows, torch's dense products with N^2.
+      100 |      0.469    1.066    1.236    2.27x |          400        501 |          54/2/44
+      300 |      0.783    1.722    1.971    2.20x |          708       1088 |          51/2/47
+     1000 |      3.384    5.135    9.903    1.52x |         1865       3084 |          48/1/51
 
-  ``--threads 2``: brainkit 0.844 / 2.464 / 11.857 s, torch float32 0.967 / 1.635 / 4.218 s
-  (1.15x / 0.66x / 0.36x): torch uses the second core at N = 1000; brainkit's binary and
-  backward loop run on one thread (Brian2's OpenMP is not switched on for training builds,
-  and the numba loop is serial).
+  before this change (the same machine, same day, one run each): 0.858 / 2.629 / 12.025 s
+  (1.13x / 0.60x / 0.56x; 2 threads 0.844 / 2.464 / 11.857 s); the issue's original figures
+  1.214 / 4.496 / 24.208 s (0.93x / 0.37x / 0.24x).
 
-Where brainkit's time goes now (N = 1000, per step: zone fraction 8.75 %, 17.6 Hz): the binary
-~7 s (Brian2's profile: state update 1.7 s and storing the drive 1.6 s -- 32 M neuron-steps
-of IEEE scalar ``cos``/``floor`` at ~50 ns each --, the state monitor 1.4 s (3 x 256 MB, grown
-by Brian2's dynamic arrays), the shared-table pathway 0.9 s (in-zone rows of ``W``, memory
-bound), writing the recordings ~1 s), reading them back 1.6-2.4 s (768 MB of fresh pages), the
-backward loop 3.1 s (per-neuron Jacobians ~1.6 s, in-zone dot products 0.6 s, weight gradient
-0.4 s).  At N = 300: binary 1.8 s, reading 0.1-0.3 s, backward 0.6 s.  PyTorch runs the same
-per-neuron arithmetic in float32 with vectorised ``cos`` (8 lanes per instruction); brainkit's
-per-neuron floor in float64 IEEE scalar code is about 3 x its time at N = 300 and 1000.
+  ``--sizes 3000 --repeat 1`` (one run each): brainkit 47.1 s, torch float32 58.2 s, float64
+  194.7 s (1.24x; before this change 68.2 s, 0.86x); peak memory brainkit 5653 MiB (+ 3339
+  MiB in the simulation binary, which maps the same recording) vs torch 9095 MiB.
+
+Where brainkit's time goes now (N = 1000, 1 thread, per step: zone fraction 8.75 %,
+17.6 Hz): the binary ~2.7 s (Brian2's profile: state update 0.95 s -- 32 M neuron-steps of
+IEEE scalar ``cos`` and the input's ``TimedArray`` lookups, ~30 ns each --, the shared-table
+pathway 0.65 s (in-zone rows of ``W``, memory bound), the recording 0.3-0.6 s (3 x 256 MB
+copied into a mapped file: fresh pages when the last two steps' traces are still held), the
+zone test and the in-zone drive 0.2 s, storing ``I`` 0.1 s), reading the recordings 0.07 s
+(the mapping), the backward loop ~2.8 s (scalar ``sincos`` of every neuron-step ~0.7 s, the
+in-zone dot products ~0.7 s, the weight gradient ~0.4 s, the rest per-neuron arithmetic).
+The floor of this design: per-neuron float64 IEEE arithmetic in scalar code (Brian2's
+generated loops do not vectorise: ``gcc -fopt-info-vec`` reports the state updater's loop
+as not vectorised) against PyTorch's vectorised float32 (``cos`` 8 lanes per instruction).
+Measured per element on this machine: scalar IEEE ``cos`` 13.5 ns in double, 3.6 ns in float;
+vectorised (``-ffast-math``) 2.1 / 1.4 ns.  A float32 training mode would cut the scalar
+``cos`` ~3.7x and halve the recording and the memory traffic of ``W`` (an estimated 1.3-1.5x
+per step) at the price of exact gradients (the gradient check needs float64); not built.
 
 Each implementation runs in a fresh subprocess per N (so peak memory is its own), with the same
 number of threads (``--threads``, default 1), a warm-up step, then the median of ``--repeat``
