@@ -433,7 +433,7 @@ def test_cli_quick_xor_beats_chance(tmp_path):
 
     assert main(["train", "xor", "--quick", "--out", str(tmp_path)]) == 0
     m = _check_outputs(tmp_path, "xor", "test_accuracy")
-    assert m["test_accuracy"] >= 0.95, m["test_accuracy"]  # 0.992-1.000 for seeds 0-4
+    assert m["test_accuracy"] >= 0.95, m["test_accuracy"]  # 0.977-1.000 for seeds 0-9
 
 
 @pytest.mark.long
