@@ -17,7 +17,9 @@ model, and the whole reverse recursion around it::
 
 The coupling through ``W`` costs work only for in-zone neurons (a few % of neuron-steps), as
 contiguous dot products and row updates the compiler vectorises; everything else is per
-neuron.  numba compiles the generated source at the first call of a process (a few seconds) and
+neuron.  The batch's trials are split into ``CHUNKS`` chunks, each with its own gradient sums,
+which the threads there are share out (:func:`thread_count`; the same numbers for any count).
+numba compiles the generated source at the first call of a process (a few seconds) and
 keeps the machine code in a cache folder beside its source file
 (``$BRAINKIT_BUILD_CACHE/adjoint_kernels``, see :mod:`brainkit.build_cache`) for later processes.
 Arithmetic is IEEE (numba's default, no fast-math), float64.
@@ -267,8 +269,8 @@ def thread_count(threads: Optional[int] = None) -> int:
     """Threads of a training run: ``threads`` if given, else ``$OMP_NUM_THREADS`` (the usual
     way to ask for threads; Dask's workers set it to 1), else 1; never more than numba's
     ``NUMBA_NUM_THREADS`` (the cores).  One by default: a small network's steps get slower
-    on two (measured: batch 16 x 100 neurons 0.37 -> 0.48 s per step; 300 neurons
-    1.20 -> 0.81 s, 1000 neurons 5.3 -> 3.1 s; ``benchmarks/bench_training.py --threads``)."""
+    on two (measured: batch 16 x 100 neurons 0.43 -> 0.47 s per step; 300 neurons
+    1.19 -> 0.78 s, 1000 neurons 5.2 -> 3.4 s; ``benchmarks/bench_training.py --threads``)."""
     import numba
 
     if threads is None:

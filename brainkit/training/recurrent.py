@@ -684,7 +684,8 @@ class RecurrentSNN:
 
         The file lives in memory (``/dev/shm`` where the system has it) and is unlinked at
         once: the open descriptor keeps it, and the binary opens it as
-        ``/proc/<this process>/fd/<fd>``; its pages go with the last array viewing them.  The
+        ``/proc/<this process>/fd/<fd>``; its pages go with the last array viewing them
+        (without ``/proc`` the file keeps its name until :meth:`close`).  The
         files of the last two runs are kept and one is used again once no array views it any
         more (a trace that is still held keeps its numbers: it is never written over), which
         spares the binary allocating, and this process mapping, hundreds of MB of fresh pages
@@ -694,21 +695,38 @@ class RecurrentSNN:
             if len(entry[1]) == size and sys.getrefcount(entry[1]) == 2:
                 return entry[0], entry[1]
         while len(self._recordings) >= 2:  # held by traces: theirs now, not ours to reuse
-            os.close(self._recordings.pop(0)[2])
+            self._release(self._recordings.pop(0))
         folder = "/dev/shm" if os.access("/dev/shm", os.W_OK) else tempfile.gettempdir()
         fd, path = tempfile.mkstemp(prefix="brainkit-rsnn-", suffix=".rec", dir=folder)
         try:
             os.ftruncate(fd, size)
             buffer = mmap.mmap(fd, size)
-        finally:
+        except BaseException:
+            os.close(fd)
             os.remove(path)
-        self._recordings.append((f"/proc/{os.getpid()}/fd/{fd}", buffer, fd))
-        return self._recordings[-1][0], buffer
+            raise
+        linked = f"/proc/{os.getpid()}/fd/{fd}"
+        if os.path.exists(linked):
+            os.remove(path)
+            path = linked
+        self._recordings.append((path, buffer, fd))
+        return path, buffer
+
+    @staticmethod
+    def _release(entry) -> None:
+        """Close a recording file's descriptor and remove its name if it has one (its pages
+        stay while arrays view them)."""
+        path, _, fd = entry
+        os.close(fd)
+        if not path.startswith("/proc/"):
+            try:
+                os.remove(path)
+            except FileNotFoundError:
+                pass
 
     def _release_recordings(self) -> None:
-        """Close the recording files' descriptors (their pages stay while arrays view them)."""
         while self._recordings:
-            os.close(self._recordings.pop()[2])
+            self._release(self._recordings.pop())
 
     def _collect(self, objs, p, x) -> Trace:
         T, B, N = self.steps, self.batch, self.n_hidden
