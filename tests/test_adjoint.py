@@ -289,6 +289,8 @@ def test_bad_parameters_and_inputs_are_named():
         net.forward(bad, np.zeros((1, 20, 2)))
     with pytest.raises(RecurrentError, match="input x has shape"):
         net.forward(p, np.zeros((1, 19, 2)))
+    with pytest.raises(RecurrentError, match="threads must be a positive integer, got 0"):
+        RecurrentSNN(2, 3, 1, 20, threads=0)
     with pytest.raises(RecurrentError, match="lack I0"):
         net.forward({k: v for k, v in p.items() if k != "I0"}, np.zeros((1, 20, 2)))
     nan = dict(p, U=np.full((3, 2), np.nan))

@@ -266,11 +266,13 @@ class RecurrentSNN:
         self.n_in, self.n_hidden, self.n_out = int(n_in), int(n_hidden), int(n_out)
         self.steps, self.batch = int(steps), int(batch)
         self.weight_sets = int(weight_sets)
-        if threads is not None and (int(threads) != threads or threads < 1):
-            raise RecurrentError(f"threads must be a positive integer, got {threads!r}")
+        try:
+            n_threads = thread_count(threads)  # checks the value
+        except ValueError as exc:
+            raise RecurrentError(str(exc)) from None
         self.threads = threads
         # the binary's OpenMP threads (compiled in); the backward's are chosen at each call
-        self.build_threads = thread_count(threads) if backend == "cpp_standalone" else 1
+        self.build_threads = n_threads if backend == "cpp_standalone" else 1
         # cpp_standalone: one weight table shared by the batch, read by a C++ function
         self.shared_weights = backend == "cpp_standalone"
         self.dt = 0.1 * ms if dt is None else dt
@@ -728,22 +730,25 @@ class RecurrentSNN:
         while self._recordings:
             self._release(self._recordings.pop())
 
-    def _collect(self, objs, p, x) -> Trace:
+    def _monitored(self, mon, k) -> np.ndarray:
+        """A StateMonitor's recording of ``k`` as ``(steps, batch, n_hidden)`` float64."""
         T, B, N = self.steps, self.batch, self.n_hidden
-        states = {}
-        if "recording" in objs:
-            for k, block in zip(objs["recorded"], objs["recording"]):
-                states[k] = block
-        for k in [] if states else objs["mon"].record_variables:
-            raw = objs["mon"].variables[k].get_value()  # (T, B*N)
-            # runtime: a view of Brian2's memory, copied; standalone: a fresh array read from
-            # the results file (copying its hundreds of MB again costs seconds of page faults)
-            raw = copy_out(raw) if self.backend == "runtime" else raw
-            if raw.dtype != np.float64:
-                raw = raw.astype(np.float64)
-            if raw.shape != (T, B * N):
-                raw = raw.reshape(-1, B * N)[:T]
-            states[k] = raw.reshape(T, B, N)
+        raw = mon.variables[k].get_value()  # (T, B*N)
+        # runtime: a view of Brian2's memory, copied; cuda_standalone: a fresh array read from
+        # the results file (copying its hundreds of MB again costs seconds of page faults)
+        raw = copy_out(raw) if self.backend == "runtime" else raw
+        if raw.dtype != np.float64:
+            raw = raw.astype(np.float64)
+        if raw.shape != (T, B * N):
+            raw = raw.reshape(-1, B * N)[:T]
+        return raw.reshape(T, B, N)
+
+    def _collect(self, objs, p, x) -> Trace:
+        B, N = self.batch, self.n_hidden
+        if "recording" in objs:  # cpp_standalone: views of the mapped recording file
+            states = dict(zip(objs["recorded"], objs["recording"]))
+        else:
+            states = {k: self._monitored(objs["mon"], k) for k in objs["mon"].record_variables}
         I = states.pop("I_store")
         s = states[self.system.trace]
         o = np.einsum("tbn,on->bto", s, p["O"], optimize=True)
