@@ -24,14 +24,15 @@ Same model: over T = 300 steps (N = 100) brainkit's and torch's float64 losses a
 of the two (e.g. the phase wrap) to ~1e-3 in the loss, which the last column shows.
 
 Measured 2026-12-07 (2-core machine, 1 thread each unless said, median of 3; this shared
-machine's timings move by up to ~25 % between runs of the same code, so two runs are shown)::
+machine's timings move by up to ~25 % between runs, so two runs are shown)::
 
         N | brainkit s  torch s    f64 s speed-up | brainkit MiB  torch MiB | binary/read/bwd %
       100 |      0.430    1.005    1.052    2.34x |          399        494 |          40/2/58
       300 |      1.186    1.515    2.150    1.28x |          706       1084 |          46/2/52
      1000 |      5.179    8.464   13.398    1.63x |         1860       3084 |          45/1/54
-  an earlier run of the same code: 0.392 / 1.342 / 6.493 s against torch 1.017 / 1.743 /
-  6.642 s (2.60x / 1.30x / 1.02x).
+  an earlier run (the same but for the backward's weight-gradient history, then 8 steps per
+  chunk): 0.392 / 1.342 / 6.493 s against torch 1.017 / 1.743 / 6.642 s (2.60x / 1.30x /
+  1.02x).
 
   ``--threads 2`` (brainkit: Brian2's OpenMP in the binary, the backward loop's chunks of
   trials on two threads; the same numbers as one thread)::
