@@ -687,7 +687,8 @@ class RecurrentSNN:
         The file lives in memory (``/dev/shm`` where the system has it) and is unlinked at
         once: the open descriptor keeps it, and the binary opens it as
         ``/proc/<this process>/fd/<fd>``; its pages go with the last array viewing them
-        (without ``/proc`` the file keeps its name until :meth:`close`).  The
+        (without ``/proc`` the file keeps its name until the network lets it go: at
+        :meth:`close`, or when a third file replaces it while traces hold both).  The
         files of the last two runs are kept and one is used again once no array views it any
         more (a trace that is still held keeps its numbers: it is never written over), which
         spares the binary allocating, and this process mapping, hundreds of MB of fresh pages
