@@ -62,6 +62,51 @@ def test_eprop_approximates_bptt_and_its_readout_gradient_is_exact(network, prob
     assert _cos(eprop.grads["rec"], bptt.grads["rec"]) > 0.85
 
 
+@pytest.mark.standalone
+def test_a_batch_of_classification_trials_equals_the_reference_trial_by_trial():
+    """Three trials in one run (replicated groups, block-diagonal synapses), the softmax
+    cross-entropy loss on the last 40 steps only, random feedback: the compiled run equals
+    the numpy reference of each trial, averaged, to rounding; e-prop's readout gradient is
+    BPTT's; the learning signal is zero before the window, so is every gradient of a network
+    whose window is empty."""
+    nb, steps = 3, 120
+    net = EpropNetwork(N_IN, N_REC, 2, steps, n_alif=5, seed=3, loss="cross_entropy",
+                       batch=nb, feedback="random")
+    rng = np.random.default_rng(5)
+    x = (rng.random((nb, steps, N_IN)) < 0.1).astype(float)
+    labels = np.array([0, 1, 1])
+    target = np.zeros((nb, steps, 2))
+    target[np.arange(nb), :, labels] = 1.0
+    window = np.zeros(steps)
+    window[-40:] = 1 / 40
+    w = init_weights(N_IN, N_REC, 2, net.constants.v_th, seed=6, scale_in=3.0)
+    got, ref = net.trial(w, x, target, window), reference_trial(net, w, x, target, window)
+    assert got.y.shape == (nb, steps, 2) and got.z.sum() > 20
+    np.testing.assert_array_equal(got.z, ref.z)
+    np.testing.assert_allclose(got.y, ref.y, rtol=0, atol=1e-12)
+    assert got.loss == pytest.approx(ref.loss, rel=1e-12)
+    for k in ("in", "rec", "out"):
+        scale = np.abs(ref.grads[k]).max()
+        assert scale > 0
+        np.testing.assert_allclose(got.grads[k], ref.grads[k], rtol=0, atol=1e-12 * scale)
+    bptt = bptt_gradients(net, w, x, target, window=window)
+    np.testing.assert_allclose(got.grads["out"], bptt.grads["out"], rtol=1e-10,
+                               atol=1e-10 * np.abs(bptt.grads["out"]).max())
+    # the batch is the mean of its trials: trial 0 alone (the same weights) differs
+    single = reference_trial(net, w, x[0], target[0], window)
+    assert not np.allclose(single.grads["in"], got.grads["in"])
+    empty = net.trial(w, x, target, np.zeros(steps))
+    assert empty.loss == 0 and all(np.all(g == 0) for g in empty.grads.values())
+    with pytest.raises(EpropError, match=r"inputs must be a 0/1 raster of shape \(3, 120, 6\)"):
+        net.trial(w, x[:2], target[:2], window)
+    with pytest.raises(EpropError, match="this network runs batches of 3 trials"):
+        net.trial(w, x[0], target[0], window)
+    with pytest.raises(EpropError, match="class probabilities"):
+        net.trial(w, x, 2 * target, window)
+    with pytest.raises(EpropError, match="the loss window must hold 120 finite weights"):
+        net.trial(w, x, target, -window)
+
+
 def test_bptt_is_the_gradient_of_the_loss_where_no_spike_flips():
     """Finite differences of the numpy model on a weight whose small change moves no spike
     (the loss is then smooth in it) equal BPTT's entry; a check of the reference itself."""
@@ -111,6 +156,10 @@ def test_bad_settings_and_inputs_are_named(network, problem):
         EpropNetwork(2, 3, 1, 10, feedback="transposed")
     with pytest.raises(EpropError, match="n_rec must be a positive integer"):
         EpropNetwork(2, 0, 1, 10)
+    with pytest.raises(EpropError, match="loss must be 'mse' or 'cross_entropy'"):
+        EpropNetwork(2, 3, 2, 10, loss="hinge")
+    with pytest.raises(EpropError, match="needs n_out >= 2 classes"):
+        EpropNetwork(2, 3, 1, 10, loss="cross_entropy")
     with pytest.raises(EpropError, match=r"weights\['rec'\] must be finite of shape \(10, 10\)"):
         network.trial({**w, "rec": np.zeros((3, 3))}, x, target)
     with pytest.raises(EpropError, match=r"inputs must be a 0/1 raster of shape \(300, 6\)"):

@@ -15,15 +15,21 @@ paper's discrete map, and ``n_out`` leaky readouts (step ``dt``; :math:`\alpha =
     z_t &= H(v_t - v_{th} - \beta a_t) \ (0 \text{ while refractory}), \qquad
     y_t = \kappa y_{t-1} + W^{out} z_t
 
-(the input raster's step ``t`` reaches ``v`` at ``t + 1``, as a recurrent spike does) with the
-loss :math:`E = \frac12 \sum_{t,k} (y_{k,t} - y^*_{k,t})^2`.  The e-prop rule
+(the input raster's step ``t`` reaches ``v`` at ``t + 1``, as a recurrent spike does) with a
+loss summed over steps with weights :math:`w_t` (the *loss window*, default 1 everywhere):
+``loss='mse'``, :math:`E = \sum_t w_t \frac12 \sum_k (y_{k,t} - y^*_{k,t})^2` (regression),
+or ``loss='cross_entropy'``, :math:`E = -\sum_t w_t \sum_k y^*_{k,t} \log \pi_{k,t}` with
+:math:`\pi_t = \mathrm{softmax}(y_t)` (classification, the readouts are the logits).  Either
+way the error :math:`\delta_{k,t} = \partial E / \partial y_{k,t}` is
+:math:`w_t (y_{k,t} - y^*_{k,t})` or :math:`w_t (\pi_{k,t} - y^*_{k,t})`.  The e-prop rule
 (``models/plasticity/eprop.yaml``: eligibility traces, pseudo-derivative, learning signal
-:math:`L_{j,t} = \sum_k B_{jk} (y_{k,t} - y^*_{k,t})`, symmetric ``B = W_out^T`` or fixed
-random ``B``) runs inside the compiled simulation (Brian2 ``cpp_standalone``): one run of a
-trial leaves in every input and recurrent synapse its accumulated gradient estimate
-:math:`\sum_t L_{j,t} \bar e_{ji,t}` and in every readout synapse the exact
-:math:`\partial E / \partial W^{out}_{kj}`.  Between trials the weights change by Adam (as in
-the paper) and go back into the same binary as run arguments: no recompile.
+:math:`L_{j,t} = \sum_k B_{jk} \delta_{k,t}`, symmetric ``B = W_out^T`` or fixed random ``B``)
+runs inside the compiled simulation (Brian2 ``cpp_standalone``): one run leaves in every input
+and recurrent synapse its accumulated gradient estimate :math:`\sum_t L_{j,t} \bar e_{ji,t}`
+and in every readout synapse the exact :math:`\partial E / \partial W^{out}_{kj}`.  A run
+holds ``batch`` independent trials (the groups replicated, the synapses block-diagonal, every
+copy with the same weights); the gradients are their mean.  Between runs the weights change
+by Adam (as in the paper) and go back into the same binary as run arguments: no recompile.
 
 :func:`reference_trial` is a plain numpy implementation of the same discrete model and of the
 e-prop formulas (the check of the compiled rule); :func:`bptt_gradients` the exact gradient of
@@ -51,11 +57,12 @@ class EpropError(ValueError):
 
 @dataclass
 class TrialResult:
-    """One trial: readouts ``y`` (T, n_out), spikes ``z`` (T, n_rec) as 0/1, the loss and the
-    gradients ``{'in': (n_rec, n_in), 'rec': (n_rec, n_rec), 'out': (n_out, n_rec)}`` (e-prop
-    estimates for ``in``/``rec``, exact for ``out``; weights in volt, so ``in``/``rec`` in 1/V),
-    and ``elig_sum``, the eligibility traces summed over the trial (``in``, ``rec``: what a
-    firing-rate regulariser's gradient needs)."""
+    """One run: readouts ``y`` (T, n_out), spikes ``z`` (T, n_rec) as 0/1 (with a leading
+    batch axis when the inputs had one), the loss and the gradients ``{'in': (n_rec, n_in),
+    'rec': (n_rec, n_rec), 'out': (n_out, n_rec)}`` (e-prop estimates for ``in``/``rec``, exact
+    for ``out``; weights in volt, so ``in``/``rec`` in 1/V), and ``elig_sum``, the eligibility
+    traces summed over the trial (``in``, ``rec``: what a firing-rate regulariser's gradient
+    needs).  Over a batch, the loss, the gradients and ``elig_sum`` are the trials' means."""
 
     y: np.ndarray
     z: np.ndarray
@@ -118,25 +125,41 @@ class EpropNetwork:
     neuron_params, rule_params : dict, optional
         Overrides of the ``alif`` model's and of the ``eprop`` rule's parameters.
     feedback : {'symmetric', 'random'}
-        ``B = W_out^T`` at every trial, or a fixed random ``B`` (Gaussian, ``1/sqrt(n_rec)``).
+        ``B = W_out^T`` at every trial, or a fixed random ``B`` (Gaussian).
+    feedback_scale : float, optional
+        The random ``B``'s standard deviation (default ``1/sqrt(n_rec)``).
     seed : int
         Seed of the random feedback.
+    loss : {'mse', 'cross_entropy'}
+        Regression (squared error) or classification (softmax of the readouts against
+        one-hot targets); see the module's docstring.
+    batch : int
+        Trials per run of the binary (default 1).
+    threads : int
+        OpenMP threads of the binary (default 1; the same numbers for any count).
     build_dir : str, optional
     """
 
     def __init__(self, n_in: int, n_rec: int, n_out: int, steps: int, dt=None,
                  n_alif: Optional[int] = None, neuron_params: Optional[dict] = None,
                  rule_params: Optional[dict] = None, feedback: str = "symmetric",
-                 seed: int = 0, build_dir: Optional[str] = None):
+                 feedback_scale: Optional[float] = None, seed: int = 0, loss: str = "mse",
+                 batch: int = 1, threads: int = 1, build_dir: Optional[str] = None):
         from brian2 import ms, second, volt
 
-        for name, n in (("n_in", n_in), ("n_rec", n_rec), ("n_out", n_out), ("steps", steps)):
+        for name, n in (("n_in", n_in), ("n_rec", n_rec), ("n_out", n_out), ("steps", steps),
+                        ("batch", batch), ("threads", threads)):
             if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
                 raise EpropError(f"{name} must be a positive integer, got {n!r}")
         if feedback not in ("symmetric", "random"):
             raise EpropError(f"feedback must be 'symmetric' or 'random', got {feedback!r}")
+        if loss not in ("mse", "cross_entropy"):
+            raise EpropError(f"loss must be 'mse' or 'cross_entropy', got {loss!r}")
+        if loss == "cross_entropy" and n_out < 2:
+            raise EpropError(f"loss 'cross_entropy' needs n_out >= 2 classes, got {n_out}")
         self.n_in, self.n_rec, self.n_out, self.steps = int(n_in), int(n_rec), int(n_out), \
             int(steps)
+        self.loss, self.batch, self.threads = loss, int(batch), int(threads)
         self.dt = 1 * ms if dt is None else dt
         self.n_alif = self.n_rec if n_alif is None else int(n_alif)
         if not 0 <= self.n_alif <= self.n_rec:
@@ -154,7 +177,10 @@ class EpropNetwork:
             gamma_pd=float(p["gamma_pd"]), beta=beta)
         self.feedback = feedback
         rng = np.random.default_rng(seed)
-        self.B_random = rng.standard_normal((self.n_rec, self.n_out)) / np.sqrt(self.n_rec)
+        scale = 1 / np.sqrt(self.n_rec) if feedback_scale is None else float(feedback_scale)
+        if not (np.isfinite(scale) and scale > 0):
+            raise EpropError(f"feedback_scale must be a positive number, got {feedback_scale!r}")
+        self.B_random = rng.standard_normal((self.n_rec, self.n_out)) * scale
         self.build_dir = build_dir
         self._built = None
         # (pre, post) of every synapse: all to all, no autapses
@@ -168,61 +194,87 @@ class EpropNetwork:
         self.timings: Dict[str, float] = {}
 
     # ------------------------------------------------------------------ building
+    def _batched_pairs(self, name, n_pre, n_post):
+        """``self.pairs[name]`` repeated for every trial of the batch (block-diagonal)."""
+        i, j = self.pairs[name]
+        b = np.arange(self.batch)[:, None]
+        return {"i": (i[None, :] + b * n_pre).ravel(), "j": (j[None, :] + b * n_post).ravel()}
+
     def _objects(self):
         import brian2
         from brian2 import TimedArray, volt
 
-        c, neuron, rule = self.constants, self.neuron, self.rule
+        c, neuron, rule, nb = self.constants, self.neuron, self.rule, self.batch
         ns = {k: v for k, v in {**neuron.parameters, **rule.parameters}.items() if k != "beta"}
-        x_in = TimedArray(np.zeros((self.steps, self.n_in)), dt=self.dt, name="eprop_x_in")
-        y_target = TimedArray(np.zeros((self.steps, self.n_out)), dt=self.dt,
+        x_in = TimedArray(np.zeros((self.steps, nb * self.n_in)), dt=self.dt,
+                          name="eprop_x_in")
+        y_target = TimedArray(np.zeros((self.steps, nb * self.n_out)), dt=self.dt,
                               name="eprop_y_target")
+        window = TimedArray(np.ones(self.steps), dt=self.dt, name="eprop_window")
         trace = rule.events["trace"]
         inp = brian2.NeuronGroup(
-            self.n_in, "dzbar/dt = -zbar/tau_m : 1\nzbar_prev : 1",
+            nb * self.n_in, "dzbar/dt = -zbar/tau_m : 1\nzbar_prev : 1",
             threshold="eprop_x_in(t, i) > 0.5", reset="zbar += 1", method="exact",
             namespace={**ns, "eprop_x_in": x_in}, dt=self.dt, name="eprop_inp")
         inp.run_regularly(trace, when="end", order=3, name="eprop_inp_trace")
         eqs = (neuron.equations + "\nI = 0*amp : amp\nbeta : volt (constant)\n"
                + rule.post_equations)
-        rec = brian2.NeuronGroup(self.n_rec, eqs, threshold=neuron.threshold,
+        rec = brian2.NeuronGroup(nb * self.n_rec, eqs, threshold=neuron.threshold,
                                  reset=rule.reset, refractory=neuron.refractory,
                                  method="exact", namespace=ns, dt=self.dt, name="eprop_rec")
-        rec.beta = c.beta * volt
+        rec.beta = np.tile(c.beta, nb) * volt
         rec.run_regularly(rule.events["inject"], when="before_thresholds", name="eprop_inject")
         rec.run_regularly(trace, when="end", order=3, name="eprop_rec_trace")
-        out = brian2.NeuronGroup(self.n_out, "dy/dt = -y/tau_out : 1\nerr : 1", method="exact",
-                                 namespace={**ns, "eprop_y_target": y_target}, dt=self.dt,
-                                 name="eprop_out")
-        out.run_regularly("err = y - eprop_y_target(t, i)", when="end", order=0,
-                          name="eprop_error")
+        out_ns = {**ns, "eprop_y_target": y_target, "eprop_window": window}
+        objs = {}
+        if self.loss == "cross_entropy":
+            # softmax: each readout's normaliser Z = sum_k exp(y_k) over its own trial's
+            # readouts (a summed variable of all-to-all synapses inside every trial)
+            out = brian2.NeuronGroup(nb * self.n_out, "dy/dt = -y/tau_out : 1\nerr : 1\nZ : 1",
+                                     method="exact", namespace=out_ns, dt=self.dt,
+                                     name="eprop_out")
+            err = "err = eprop_window(t)*(exp(y)/Z - eprop_y_target(t, i))"
+            S_soft = brian2.Synapses(out, out, "Z_post = exp(y_pre) : 1 (summed)", dt=self.dt,
+                                     name="eprop_softmax")
+            k = np.arange(self.n_out)
+            self.pairs.setdefault("softmax", (np.repeat(k, self.n_out), np.tile(k, self.n_out)))
+            S_soft.connect(**self._batched_pairs("softmax", self.n_out, self.n_out))
+            S_soft.summed_updaters["Z_post"].when = "end"
+            S_soft.summed_updaters["Z_post"].order = -1  # after y_t, before the error
+            objs["softmax"] = S_soft
+        else:
+            out = brian2.NeuronGroup(nb * self.n_out, "dy/dt = -y/tau_out : 1\nerr : 1",
+                                     method="exact", namespace=out_ns, dt=self.dt,
+                                     name="eprop_out")
+            err = "err = eprop_window(t)*(y - eprop_y_target(t, i))"
+        out.run_regularly(err, when="end", order=0, name="eprop_error")
         syn_model = "w : volt\n" + rule.equations
         learning = {}
-        for name, pre in (("in", inp), ("rec", rec)):
+        for name, pre, n_pre in (("in", inp, self.n_in), ("rec", rec, self.n_rec)):
             S = brian2.Synapses(pre, rec, syn_model, on_pre=rule.on_pre, namespace=ns,
                                 dt=self.dt, name=f"eprop_syn_{name}")
-            S.connect(i=self.pairs[name][0], j=self.pairs[name][1])
+            S.connect(**self._batched_pairs(name, n_pre, self.n_rec))
             S.run_regularly(rule.events["eligibility"], when="end", order=2,
                             name=f"eprop_eligibility_{name}")
             learning[name] = S
         S_out = brian2.Synapses(rec, out, "w_out : 1\ngrad_out : 1", on_pre="y_post += w_out",
                                 dt=self.dt, name="eprop_syn_out")
-        S_out.connect(i=self.pairs["out"][0], j=self.pairs["out"][1])
+        S_out.connect(**self._batched_pairs("out", self.n_rec, self.n_out))
         S_out.run_regularly("grad_out += err_post*zout_pre", when="end", order=2,
                             name="eprop_readout_gradient")
         S_fb = brian2.Synapses(out, rec, "B : 1\nL_post = B*err_pre : 1 (summed)",
                                dt=self.dt, name="eprop_feedback")
-        S_fb.connect(i=self.pairs["fb"][0], j=self.pairs["fb"][1])
+        S_fb.connect(**self._batched_pairs("fb", self.n_out, self.n_rec))
         updater = S_fb.summed_updaters["L_post"]
         updater.when, updater.order = "end", 1  # L_t from y_t: after the error, before e-prop
         y_mon = brian2.StateMonitor(out, "y", record=True, when="end", order=4,
                                     name="eprop_y")
         z_mon = brian2.SpikeMonitor(rec, name="eprop_spikes")
-        objs = {"inp": inp, "rec": rec, "out": out, "in": learning["in"],
-                "rec_syn": learning["rec"], "out_syn": S_out, "fb": S_fb, "x_in": x_in,
-                "y_target": y_target, "y_mon": y_mon, "z_mon": z_mon}
+        objs.update({"inp": inp, "rec": rec, "out": out, "in": learning["in"],
+                     "rec_syn": learning["rec"], "out_syn": S_out, "fb": S_fb, "x_in": x_in,
+                     "y_target": y_target, "window": window, "y_mon": y_mon, "z_mon": z_mon})
         objs["all"] = [inp, rec, out, learning["in"], learning["rec"], S_out, S_fb, y_mon,
-                       z_mon]
+                       z_mon] + ([objs["softmax"]] if "softmax" in objs else [])
         return objs
 
     def build(self) -> StandaloneEngine:
@@ -235,7 +287,7 @@ class EpropNetwork:
         if self._built is not None:
             return self._built[0]
         engine = StandaloneEngine("cpp_standalone", self.build_dir, prefix="brainkit-eprop-",
-                                  ieee=True)
+                                  ieee=True, threads=self.threads)
         t0 = time.perf_counter()
         with engine.compiling():
             objs = self._objects()
@@ -245,7 +297,7 @@ class EpropNetwork:
         return engine
 
     # ------------------------------------------------------------------ running
-    def _check(self, weights, x, target):
+    def _check_weights(self, weights):
         shapes = {"in": (self.n_rec, self.n_in), "rec": (self.n_rec, self.n_rec),
                   "out": (self.n_out, self.n_rec)}
         for k, shape in shapes.items():
@@ -255,59 +307,116 @@ class EpropNetwork:
             if w.shape != shape or not np.all(np.isfinite(w)):
                 raise EpropError(f"weights['{k}'] must be finite of shape {shape}, got "
                                  f"shape {w.shape}")
+
+    def _check(self, weights, x, target, window=None, batch=None):
+        """Checked float copies of ``x``, ``target`` (with a batch axis of ``batch`` trials
+        where given) and ``window`` (steps,)."""
+        self._check_weights(weights)
         x, target = np.asarray(x, dtype=float), np.asarray(target, dtype=float)
-        if x.shape != (self.steps, self.n_in) or not np.isin(x, (0.0, 1.0)).all():
-            raise EpropError(f"inputs must be a 0/1 raster of shape ({self.steps}, "
-                             f"{self.n_in}), got shape {x.shape}")
-        if target.shape != (self.steps, self.n_out) or not np.all(np.isfinite(target)):
-            raise EpropError(f"targets must be finite of shape ({self.steps}, {self.n_out}), "
-                             f"got shape {target.shape}")
-        return x, target
+        lead = () if batch is None else (batch,)
+        if x.shape != lead + (self.steps, self.n_in) or not np.isin(x, (0.0, 1.0)).all():
+            raise EpropError(f"inputs must be a 0/1 raster of shape "
+                             f"{lead + (self.steps, self.n_in)}, got shape {x.shape}")
+        if target.shape != lead + (self.steps, self.n_out) or not np.all(np.isfinite(target)):
+            raise EpropError(f"targets must be finite of shape "
+                             f"{lead + (self.steps, self.n_out)}, got shape {target.shape}")
+        if self.loss == "cross_entropy" and not (
+                np.all(target >= 0) and np.allclose(target.sum(axis=-1), 1.0, atol=1e-12)):
+            raise EpropError("targets of the cross-entropy loss must be class probabilities "
+                             "(>= 0, summing to 1 over the readouts at every step)")
+        window = np.ones(self.steps) if window is None else np.asarray(window, dtype=float)
+        if window.shape != (self.steps,) or not np.all(np.isfinite(window)) \
+                or np.any(window < 0):
+            raise EpropError(f"the loss window must hold {self.steps} finite weights >= 0, "
+                             f"got shape {window.shape}")
+        return x, target, window
 
     def feedback_matrix(self, weights) -> np.ndarray:
         """``B`` (n_rec, n_out) of this trial: ``W_out^T`` (symmetric) or the fixed random."""
         return np.asarray(weights["out"], float).T if self.feedback == "symmetric" \
             else self.B_random
 
-    def trial(self, weights: Dict[str, np.ndarray], x, target) -> TrialResult:
+    def trial(self, weights: Dict[str, np.ndarray], x, target, window=None) -> TrialResult:
         """Run one trial (from rest) with ``weights`` on input raster ``x`` (steps, n_in) and
-        ``target`` (steps, n_out); the e-prop gradients come out of the simulation."""
+        ``target`` (steps, n_out), or ``batch`` trials at once (``x`` (batch, steps, n_in),
+        ``target`` (batch, steps, n_out)); ``window`` (steps,) weighs the loss of every step
+        (default 1).  The e-prop gradients come out of the simulation."""
         from brian2 import volt
 
-        x, target = self._check(weights, x, target)
+        batched = np.ndim(x) == 3
+        if not batched and self.batch != 1:
+            raise EpropError(f"this network runs batches of {self.batch} trials: give inputs "
+                             f"of shape ({self.batch}, {self.steps}, {self.n_in})")
+        x, target, window = self._check(weights, x, target, window,
+                                         self.batch if batched else None)
+        nb = self.batch
+        x_b, t_b = x.reshape(nb, self.steps, -1), target.reshape(nb, self.steps, -1)
         engine, o = self._built if self._built is not None else (self.build(), self._built[1])
         (i_in, j_in), (i_rec, j_rec), (i_out, j_out), (i_fb, j_fb) = (
             self.pairs[k] for k in ("in", "rec", "out", "fb"))
         B = self.feedback_matrix(weights)
-        run_args = {o["in"].w: np.asarray(weights["in"])[j_in, i_in] * volt,
-                    o["rec_syn"].w: np.asarray(weights["rec"])[j_rec, i_rec] * volt,
-                    o["out_syn"].w_out: np.asarray(weights["out"])[j_out, i_out],
-                    o["fb"].B: B[j_fb, i_fb], o["x_in"]: x, o["y_target"]: target}
+
+        def tiled(w, i, j):
+            return np.tile(np.asarray(w, dtype=float)[j, i], nb)
+
+        def flat(a):  # (batch, steps, n) -> (steps, batch * n): trial b's neurons at b * n
+            return a.transpose(1, 0, 2).reshape(self.steps, -1)
+
+        run_args = {o["in"].w: tiled(weights["in"], i_in, j_in) * volt,
+                    o["rec_syn"].w: tiled(weights["rec"], i_rec, j_rec) * volt,
+                    o["out_syn"].w_out: tiled(weights["out"], i_out, j_out),
+                    o["fb"].B: tiled(B, i_fb, j_fb), o["x_in"]: flat(x_b),
+                    o["y_target"]: flat(t_b), o["window"]: window}
         engine.run(run_args)
         self.timings["run"] = engine.run_s
-        y = np.array(o["y_mon"].y[:], dtype=float).T  # (steps, n_out)
-        z = np.zeros((self.steps, self.n_rec))
+        y = np.array(o["y_mon"].y[:], dtype=float).reshape(nb, self.n_out, self.steps)
+        y = y.transpose(0, 2, 1)  # (batch, steps, n_out)
+        z = np.zeros((nb, self.steps, self.n_rec))
         steps = np.rint(np.array(o["z_mon"].t_[:]) / self.constants.dt).astype(int)
-        z[steps, np.array(o["z_mon"].i[:], dtype=int)] = 1.0
-        grads = {"in": np.zeros((self.n_rec, self.n_in)),
-                 "rec": np.zeros((self.n_rec, self.n_rec)),
-                 "out": np.zeros((self.n_out, self.n_rec))}
-        grads["in"][j_in, i_in] = np.array(o["in"].grad_[:])
-        grads["rec"][j_rec, i_rec] = np.array(o["rec_syn"].grad_[:])
-        grads["out"][j_out, i_out] = np.array(o["out_syn"].grad_out[:])
-        elig_sum = {"in": np.zeros((self.n_rec, self.n_in)),
-                    "rec": np.zeros((self.n_rec, self.n_rec))}
-        elig_sum["in"][j_in, i_in] = np.array(o["in"].elig_sum_[:])
-        elig_sum["rec"][j_rec, i_rec] = np.array(o["rec_syn"].elig_sum_[:])
-        return TrialResult(y=y, z=z, loss=0.5 * float(np.sum((y - target) ** 2)), grads=grads,
-                           elig_sum=elig_sum)
+        neuron = np.array(o["z_mon"].i[:], dtype=int)
+        z[neuron // self.n_rec, steps, neuron % self.n_rec] = 1.0
+
+        def mean_matrix(values, shape, i, j):
+            m = np.zeros(shape)
+            m[j, i] = np.array(values, dtype=float).reshape(nb, -1).mean(axis=0)
+            return m
+
+        grads = {"in": mean_matrix(o["in"].grad_[:], (self.n_rec, self.n_in), i_in, j_in),
+                 "rec": mean_matrix(o["rec_syn"].grad_[:], (self.n_rec, self.n_rec), i_rec,
+                                    j_rec),
+                 "out": mean_matrix(o["out_syn"].grad_out[:], (self.n_out, self.n_rec), i_out,
+                                    j_out)}
+        elig_sum = {"in": mean_matrix(o["in"].elig_sum_[:], (self.n_rec, self.n_in), i_in,
+                                      j_in),
+                    "rec": mean_matrix(o["rec_syn"].elig_sum_[:], (self.n_rec, self.n_rec),
+                                       i_rec, j_rec)}
+        loss = float(np.mean([self.loss_value(y[b], t_b[b], window) for b in range(nb)]))
+        if not batched:
+            y, z = y[0], z[0]
+        return TrialResult(y=y, z=z, loss=loss, grads=grads, elig_sum=elig_sum)
+
+    def loss_value(self, y, target, window=None) -> float:
+        """The loss of one trial's readouts ``y`` (steps, n_out) (see the module's
+        docstring)."""
+        window = np.ones(len(y)) if window is None else np.asarray(window, float)
+        if self.loss == "mse":
+            return float(0.5 * np.sum(window[:, None] * (y - target) ** 2))
+        log_pi = y - np.max(y, axis=1, keepdims=True)
+        log_pi -= np.log(np.sum(np.exp(log_pi), axis=1, keepdims=True))
+        return float(-np.sum(window[:, None] * target * log_pi))
+
+    def error(self, y_t, target_t, w_t) -> np.ndarray:
+        """The error ``dE/dy_t`` at one step (what the learning signal broadcasts)."""
+        if self.loss == "mse":
+            return w_t * (y_t - target_t)
+        return w_t * (np.exp(y_t) / np.sum(np.exp(y_t)) - target_t)
 
 
 # ---------------------------------------------------------------------- references
-def _forward(net: EpropNetwork, weights, x, target, eprop: bool = True):
-    """The discrete model in numpy, step for step in the compiled network's order; with
-    ``eprop`` also the rule's traces and gradients.  Returns (TrialResult, record) where
-    ``record`` keeps what back-propagation needs (v - A, psi, z, err)."""
+def _forward(net: EpropNetwork, weights, x, target, window, eprop: bool = True):
+    """One trial of the discrete model in numpy, step for step in the compiled network's
+    order; with ``eprop`` also the rule's traces and gradients.  Returns (TrialResult, record)
+    where ``record`` keeps what back-propagation needs (psi, err)."""
     c = net.constants
     w_in, w_rec, w_out = (np.asarray(weights[k], float) for k in ("in", "rec", "out"))
     B = net.feedback_matrix(weights)
@@ -339,7 +448,7 @@ def _forward(net: EpropNetwork, weights, x, target, eprop: bool = True):
         y = y + w_out @ z
         v_in, a_in = v_in - c.v_th * z, a_in + z  # 'resets'
         zbar, zout, xbar = zbar + z, zout + z, xbar + xt
-        err = y - target[t]  # 'end'
+        err = net.error(y, target[t], window[t])  # 'end'
         if eprop:
             L = B @ err
             for name, pre in (("in", xbar_prev), ("rec", zbar_prev)):
@@ -354,20 +463,42 @@ def _forward(net: EpropNetwork, weights, x, target, eprop: bool = True):
         ys[t], zs[t], psis[t], errs[t] = y, z, psi, err
     grad["rec"] *= off_diagonal
     elig_sum["rec"] *= off_diagonal
-    result = TrialResult(y=ys, z=zs, loss=0.5 * float(np.sum(errs ** 2)),
+    result = TrialResult(y=ys, z=zs, loss=net.loss_value(ys, target, window),
                          grads=grad if eprop else {}, elig_sum=elig_sum if eprop else {})
     return result, {"psi": psis, "err": errs}
 
 
-def reference_trial(net: EpropNetwork, weights, x, target) -> TrialResult:
-    """The trial of :meth:`EpropNetwork.trial` computed in plain numpy (the same discrete model
-    and e-prop formulas, in the compiled network's order of operations)."""
-    x, target = net._check(weights, x, target)
-    return _forward(net, weights, x, target, eprop=True)[0]
+def _batch_mean(trials):
+    """One TrialResult of a batch's trials: y and z stacked, the rest averaged."""
+    mean = {}
+    for field_name in ("grads", "elig_sum"):
+        keys = trials[0].__dict__[field_name].keys()
+        mean[field_name] = {k: np.mean([r.__dict__[field_name][k] for r in trials], axis=0)
+                            for k in keys}
+    return TrialResult(y=np.stack([r.y for r in trials]), z=np.stack([r.z for r in trials]),
+                       loss=float(np.mean([r.loss for r in trials])), **mean)
+
+
+def _per_trial(net, weights, x, target, window, one_trial):
+    """``one_trial(x, target, window)`` for a trial or every trial of a batch (x with a
+    leading batch axis), checked like :meth:`EpropNetwork.trial`."""
+    batched = np.ndim(x) == 3
+    x, target, window = net._check(weights, x, target, window,
+                                   len(x) if batched else None)
+    if not batched:
+        return one_trial(x, target, window)
+    return _batch_mean([one_trial(xb, tb, window) for xb, tb in zip(x, target)])
+
+
+def reference_trial(net: EpropNetwork, weights, x, target, window=None) -> TrialResult:
+    """The run of :meth:`EpropNetwork.trial` computed in plain numpy (the same discrete model
+    and e-prop formulas, in the compiled network's order of operations), a trial at a time."""
+    return _per_trial(net, weights, x, target, window,
+                      lambda x, t, w: _forward(net, weights, x, t, w, eprop=True)[0])
 
 
 def bptt_gradients(net: EpropNetwork, weights, x, target, regularisation: float = 0.0,
-                   target_rate_hz: float = 10.0) -> TrialResult:
+                   target_rate_hz: float = 10.0, window=None) -> TrialResult:
     r"""The exact gradient of the trial's loss by back-propagation through time, with the
     pseudo-derivative :math:`\partial z_t / \partial v_t = \psi_t`,
     :math:`\partial z_t / \partial a_t = -\beta \psi_t` (every path: recurrent, reset,
@@ -384,12 +515,19 @@ def bptt_gradients(net: EpropNetwork, weights, x, target, regularisation: float 
         \partial E/\partial W^{in} = \sum_t \delta v_{t+1} x_t^\top, \quad
         \partial E/\partial W^{out} = \sum_t \delta y_t z_t^\top
 
-    With ``regularisation`` c > 0 the loss includes the rate regulariser
+    (:math:`y_t - y^*_t` is the error :math:`\delta_t` of the network's loss.)  With
+    ``regularisation`` c > 0 the loss includes the rate regulariser
     :math:`\frac{c}{2} \sum_j (r_j - r_0)^2` (:func:`regularised_gradients`), whose
-    :math:`\partial / \partial z_{j,t} = c (r_j - r_0) / T` adds to :math:`g_t`.
+    :math:`\partial / \partial z_{j,t} = c (r_j - r_0) / T` adds to :math:`g_t` (over a batch,
+    each trial's own rate: the regulariser of a single trial, averaged).
     """
-    x, target = net._check(weights, x, target)
-    res, rec = _forward(net, weights, x, target, eprop=False)
+    return _per_trial(net, weights, x, target, window,
+                      lambda x, t, w: _bptt_trial(net, weights, x, t, w, regularisation,
+                                                  target_rate_hz))
+
+
+def _bptt_trial(net, weights, x, target, window, regularisation, target_rate_hz):
+    res, rec = _forward(net, weights, x, target, window, eprop=False)
     c = net.constants
     w_rec, w_out = np.asarray(weights["rec"], float), np.asarray(weights["out"], float)
     T, n = net.steps, net.n_rec
@@ -417,10 +555,12 @@ def regularised_gradients(net: EpropNetwork, result: TrialResult, strength: floa
     r"""The trial's gradients plus those of the paper's firing-rate regulariser
     :math:`E_{reg} = \frac{c}{2} \sum_j (r_j - r_0)^2`, :math:`r_j = \frac1T \sum_t z_{j,t}`
     (spikes per step): :math:`\partial E_{reg}/\partial W_{ji} = c (r_j - r_0) \frac1T
-    \sum_t e_{ji,t}` (e-prop's eligibility, summed in the simulation)."""
+    \sum_t e_{ji,t}` (e-prop's eligibility, summed in the simulation).  Over a batch, ``r_j``
+    is the rate over all its trials (as in the paper's code) and the eligibility the trials'
+    mean."""
     grads = {k: g.copy() for k, g in result.grads.items()}
     if strength:
-        rate = result.z.mean(axis=0)  # spikes per step
+        rate = result.z.reshape(-1, net.n_rec).mean(axis=0)  # spikes per step
         r0 = target_rate_hz * net.constants.dt
         for k in ("in", "rec"):
             grads[k] += strength * (rate - r0)[:, None] * result.elig_sum[k] / net.steps
@@ -429,25 +569,27 @@ def regularised_gradients(net: EpropNetwork, result: TrialResult, strength: floa
 
 def train(net: EpropNetwork, weights: Dict[str, np.ndarray], trial_data, iterations: int,
           lr: float = 3e-3, regularisation: float = 300.0, target_rate_hz: float = 10.0,
-          on_iteration=None, progress: bool = True):
-    """Train by e-prop: every iteration runs one trial (``trial_data(k)`` -> ``(x, target)``)
-    in the compiled network, adds the rate regulariser's gradient
-    (:func:`regularised_gradients`) and takes an Adam step (the paper's optimiser; step sizes
-    relative to ``v_th`` for the input and recurrent weights).  ``on_iteration(k, result,
-    weights)`` is called after every trial.  Returns the final weights and the per-iteration
-    losses (the task's, without the regulariser)."""
+          on_iteration=None, progress: bool = True, window=None,
+          lr_scale: Optional[Dict[str, float]] = None):
+    """Train by e-prop: every iteration runs one trial or batch (``trial_data(k)`` ->
+    ``(x, target)``, the loss weighted over steps by ``window``) in the compiled network, adds
+    the rate regulariser's gradient (:func:`regularised_gradients`) and takes an Adam step (the
+    paper's optimiser; ``lr_scale`` per weight matrix, default ``v_th`` for the input and
+    recurrent weights and 1 for the readout).  ``on_iteration(k, result, weights)`` is called
+    after every run.  Returns the final weights and the per-iteration losses (the task's,
+    without the regulariser)."""
     from tqdm import tqdm
 
     from .optim import Adam
 
     v_th = net.constants.v_th
-    opt = Adam(lr, lr_scale={"in": v_th, "rec": v_th, "out": 1.0})
+    opt = Adam(lr, lr_scale=lr_scale or {"in": v_th, "rec": v_th, "out": 1.0})
     weights = {k: np.array(v, dtype=float) for k, v in weights.items()}
     losses = []
     bar = tqdm(range(iterations), desc="e-prop", unit="trial", disable=not progress)
     for k in bar:
         x, target = trial_data(k)
-        result = net.trial(weights, x, target)
+        result = net.trial(weights, x, target, window)
         grads = regularised_gradients(net, result, regularisation, target_rate_hz)
         weights = opt.step(weights, grads)
         np.fill_diagonal(weights["rec"], 0.0)
