@@ -35,6 +35,7 @@ import numpy as np
 from brian2 import ms
 
 from brainkit.fileio import write_json
+from brainkit.plotting import save_figure
 from brainkit.training.eprop import (EpropNetwork, bptt_gradients, init_weights,
                                      reference_trial, train)
 from brainkit.training.optim import Adam
@@ -169,10 +170,7 @@ def _plot(out, curves, y, target):
         axes[k + 1].set_ylabel(f"y{k}")
     axes[1].legend(fontsize=7)
     axes[-1].set_xlabel("time (ms)")
-    fig.tight_layout()
-    tmp = os.path.join(out, "pattern_generation.tmp.png")
-    fig.savefig(tmp, dpi=110)
-    os.replace(tmp, os.path.join(out, "pattern_generation.png"))
+    save_figure(axes[0], os.path.join(out, "pattern_generation.png"))
     plt.close(fig)
 
 

@@ -200,3 +200,23 @@ def test_the_pattern_generation_example_learns_the_three_signals(tmp_path):
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert metrics["nmse_final_max"] < 0.2
     assert (tmp_path / "pattern_generation.png").exists()
+
+
+@pytest.mark.long
+@pytest.mark.standalone
+def test_the_evidence_accumulation_example_learns_the_task(tmp_path):
+    """``examples/eprop_evidence_accumulation.py --quick`` (seed 0, batch 32, at most 150
+    iterations, ~10 min on 2 cores): QUICK_MEASURED; chance is 0.5."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "examples" / "eprop_evidence_accumulation.py"
+    proc = subprocess.run([sys.executable, str(script), "--quick", "--out", str(tmp_path)],
+                          capture_output=True, text=True, timeout=1800)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["test_error_max"] < QUICK_BOUND
+    assert metrics["runs"][0]["cosine_eprop_bptt_initial"]["out"] > 0.999
+    assert (tmp_path / "evidence_accumulation.png").exists()

@@ -576,7 +576,8 @@ def train(net: EpropNetwork, weights: Dict[str, np.ndarray], trial_data, iterati
     the rate regulariser's gradient (:func:`regularised_gradients`) and takes an Adam step (the
     paper's optimiser; ``lr_scale`` per weight matrix, default ``v_th`` for the input and
     recurrent weights and 1 for the readout).  ``on_iteration(k, result, weights)`` is called
-    after every run.  Returns the final weights and the per-iteration losses (the task's,
+    after every run (with the updated weights); when it returns True the training stops.
+    Returns the final weights and the per-iteration losses (the task's,
     without the regulariser)."""
     from tqdm import tqdm
 
@@ -596,6 +597,6 @@ def train(net: EpropNetwork, weights: Dict[str, np.ndarray], trial_data, iterati
         losses.append(result.loss)
         rate = result.z.mean() / net.constants.dt
         bar.set_postfix(loss=f"{result.loss:.3g}", rate=f"{rate:.1f}Hz")
-        if on_iteration is not None:
-            on_iteration(k, result, weights)
+        if on_iteration is not None and on_iteration(k, result, weights) is True:
+            break
     return weights, np.array(losses)
