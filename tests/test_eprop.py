@@ -105,6 +105,8 @@ def test_a_batch_of_classification_trials_equals_the_reference_trial_by_trial():
         net.trial(w, x, 2 * target, window)
     with pytest.raises(EpropError, match="the loss window must hold 120 finite weights"):
         net.trial(w, x, target, -window)
+    with pytest.raises(EpropError, match="softmax's exp\\(y\\) overflows above 709"):
+        net.trial({**w, "out": w["out"] * 1e6}, x, target, window)
 
 
 def test_bptt_is_the_gradient_of_the_loss_where_no_spike_flips():
@@ -206,7 +208,9 @@ def test_the_pattern_generation_example_learns_the_three_signals(tmp_path):
 @pytest.mark.standalone
 def test_the_evidence_accumulation_example_learns_the_task(tmp_path):
     """``examples/eprop_evidence_accumulation.py --quick`` (seed 0, batch 32, at most 150
-    iterations, ~10 min on 2 cores): QUICK_MEASURED; chance is 0.5."""
+    iterations, ~11 min on 2 cores): test error 0.160 measured (seed 1 after the same 150
+    iterations: 0.160 over 8 batches); chance is 0.5, the bound leaves 0.14 for another
+    machine's rounding."""
     import json
     import subprocess
     import sys
@@ -217,6 +221,6 @@ def test_the_evidence_accumulation_example_learns_the_task(tmp_path):
                           capture_output=True, text=True, timeout=1800)
     assert proc.returncode == 0, proc.stderr[-2000:]
     metrics = json.loads((tmp_path / "metrics.json").read_text())
-    assert metrics["test_error_max"] < QUICK_BOUND
+    assert metrics["test_error_max"] < 0.3
     assert metrics["runs"][0]["cosine_eprop_bptt_initial"]["out"] > 0.999
     assert (tmp_path / "evidence_accumulation.png").exists()

@@ -183,9 +183,11 @@ class EpropNetwork:
         self.B_random = rng.standard_normal((self.n_rec, self.n_out)) * scale
         self.build_dir = build_dir
         self._built = None
-        # (pre, post) of every synapse: all to all, no autapses
+        # (pre, post) of every synapse: all to all, no recurrent autapses (the softmax's
+        # normaliser pairs every readout with itself too)
         grid = {"in": (self.n_in, self.n_rec), "rec": (self.n_rec, self.n_rec),
-                "out": (self.n_rec, self.n_out), "fb": (self.n_out, self.n_rec)}
+                "out": (self.n_rec, self.n_out), "fb": (self.n_out, self.n_rec),
+                "softmax": (self.n_out, self.n_out)}
         self.pairs = {}
         for k, (n_pre, n_post) in grid.items():
             i, j = np.divmod(np.arange(n_pre * n_post), n_post)
@@ -236,8 +238,6 @@ class EpropNetwork:
             err = "err = eprop_window(t)*(exp(y)/Z - eprop_y_target(t, i))"
             S_soft = brian2.Synapses(out, out, "Z_post = exp(y_pre) : 1 (summed)", dt=self.dt,
                                      name="eprop_softmax")
-            k = np.arange(self.n_out)
-            self.pairs.setdefault("softmax", (np.repeat(k, self.n_out), np.tile(k, self.n_out)))
             S_soft.connect(**self._batched_pairs("softmax", self.n_out, self.n_out))
             S_soft.summed_updaters["Z_post"].when = "end"
             S_soft.summed_updaters["Z_post"].order = -1  # after y_t, before the error
@@ -390,6 +390,10 @@ class EpropNetwork:
                                       j_in),
                     "rec": mean_matrix(o["rec_syn"].elig_sum_[:], (self.n_rec, self.n_rec),
                                        i_rec, j_rec)}
+        if not (np.all(np.isfinite(y)) and all(np.all(np.isfinite(g)) for g in grads.values())):
+            raise EpropError(f"the readouts or the gradients of this run are not finite "
+                             f"(largest |y| {np.nanmax(np.abs(y)):.3g}; the softmax's exp(y) "
+                             f"overflows above 709): lower the weights or the learning rate")
         loss = float(np.mean([self.loss_value(y[b], t_b[b], window) for b in range(nb)]))
         if not batched:
             y, z = y[0], z[0]
