@@ -183,6 +183,11 @@ def test_the_bptt_regulariser_changes_only_the_input_and_recurrent_gradients(net
     reg = bptt_gradients(network, w, x, target, regularisation=300.0, target_rate_hz=10.0)
     np.testing.assert_array_equal(plain.grads["out"], reg.grads["out"])
     assert not np.allclose(plain.grads["in"], reg.grads["in"])
+    # a batch of two copies of the trial has the trial's rate, hence its gradients
+    twice = bptt_gradients(network, w, np.stack([x, x]), np.stack([target, target]),
+                           regularisation=300.0, target_rate_hz=10.0)
+    for k in ("in", "rec", "out"):
+        np.testing.assert_allclose(twice.grads[k], reg.grads[k], rtol=1e-12, atol=0)
 
 
 @pytest.mark.long

@@ -410,107 +410,102 @@ class EpropNetwork:
         return float(-np.sum(window[:, None] * target * log_pi))
 
     def error(self, y_t, target_t, w_t) -> np.ndarray:
-        """The error ``dE/dy_t`` at one step (what the learning signal broadcasts)."""
+        """The error ``dE/dy_t`` at one step, ``y_t`` (n_out,) or (batch, n_out) (what the
+        learning signal broadcasts)."""
         if self.loss == "mse":
             return w_t * (y_t - target_t)
-        return w_t * (np.exp(y_t) / np.sum(np.exp(y_t)) - target_t)
+        return w_t * (np.exp(y_t) / np.sum(np.exp(y_t), axis=-1, keepdims=True) - target_t)
 
 
 # ---------------------------------------------------------------------- references
 def _forward(net: EpropNetwork, weights, x, target, window, eprop: bool = True):
-    """One trial of the discrete model in numpy, step for step in the compiled network's
-    order; with ``eprop`` also the rule's traces and gradients.  Returns (TrialResult, record)
-    where ``record`` keeps what back-propagation needs (psi, err)."""
+    """A batch of trials (``x`` (batch, T, n_in), ``target`` (batch, T, n_out)) of the discrete
+    model in numpy, step for step in the compiled network's order; with ``eprop`` also the
+    rule's traces and gradients (the batch's means).  Returns (TrialResult, record) where
+    ``record`` keeps what back-propagation needs (psi, err)."""
     c = net.constants
     w_in, w_rec, w_out = (np.asarray(weights[k], float) for k in ("in", "rec", "out"))
     B = net.feedback_matrix(weights)
-    T, n, m, k = net.steps, net.n_rec, net.n_in, net.n_out
+    nb, T, n, m, k = len(x), net.steps, net.n_rec, net.n_in, net.n_out
     alpha, rho, kappa, beta = c.alpha, c.rho, c.kappa, c.beta
-    v, a, v_in, a_in = np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n)
-    zbar, zbar_prev, zout = np.zeros(n), np.zeros(n), np.zeros(n)
-    xbar, xbar_prev = np.zeros(m), np.zeros(m)
-    y = np.zeros(k)
-    last = np.full(n, -10**9)
-    eps = {"in": np.zeros((n, m)), "rec": np.zeros((n, n))}
-    ebar = {"in": np.zeros((n, m)), "rec": np.zeros((n, n))}
+    v, a, v_in, a_in = (np.zeros((nb, n)) for _ in range(4))
+    zbar, zbar_prev, zout = (np.zeros((nb, n)) for _ in range(3))
+    xbar, xbar_prev = np.zeros((nb, m)), np.zeros((nb, m))
+    y = np.zeros((nb, k))
+    last = np.full((nb, n), -10**9)
+    eps = {"in": np.zeros((nb, n, m)), "rec": np.zeros((nb, n, n))}
+    ebar = {"in": np.zeros((nb, n, m)), "rec": np.zeros((nb, n, n))}
     grad = {"in": np.zeros((n, m)), "rec": np.zeros((n, n)), "out": np.zeros((k, n))}
     elig_sum = {"in": np.zeros((n, m)), "rec": np.zeros((n, n))}
     off_diagonal = 1.0 - np.eye(n)
-    ys, zs, psis, errs = np.zeros((T, k)), np.zeros((T, n)), np.zeros((T, n)), np.zeros((T, k))
+    ys, errs = np.zeros((nb, T, k)), np.zeros((nb, T, k))
+    zs, psis = np.zeros((nb, T, n)), np.zeros((nb, T, n))
     for t in range(T):
         v, a, y = v * alpha, a * rho, y * kappa  # 'groups'
         zbar, xbar, zout = zbar * alpha, xbar * alpha, zout * kappa
         v, a = v + v_in, a + a_in  # 'before_thresholds'
-        v_in, a_in = np.zeros(n), np.zeros(n)
         not_ref = (t - last) >= c.t_ref_steps
         psi = c.gamma_pd / c.v_th * np.clip(1 - np.abs(v - c.v_th - beta * a) / c.v_th, 0, 1) \
             * not_ref
         z = ((v > c.v_th + beta * a) & not_ref).astype(float)  # 'thresholds'
         last = np.where(z > 0, t, last)
-        xt = x[t]
-        v_in = v_in + w_in @ xt + w_rec @ z  # 'synapses'
-        y = y + w_out @ z
-        v_in, a_in = v_in - c.v_th * z, a_in + z  # 'resets'
+        xt = x[:, t]
+        v_in = xt @ w_in.T + z @ w_rec.T  # 'synapses'
+        y = y + z @ w_out.T
+        v_in, a_in = v_in - c.v_th * z, z  # 'resets'
         zbar, zout, xbar = zbar + z, zout + z, xbar + xt
-        err = net.error(y, target[t], window[t])  # 'end'
+        err = net.error(y, target[:, t], window[t])  # 'end'
         if eprop:
-            L = B @ err
+            L = err @ B.T
             for name, pre in (("in", xbar_prev), ("rec", zbar_prev)):
-                e = psi[:, None] * (pre[None, :] - beta[:, None] * eps[name])
+                e = psi[:, :, None] * (pre[:, None, :] - beta[None, :, None] * eps[name])
                 ebar[name] = kappa * ebar[name] + e
-                grad[name] += L[:, None] * ebar[name]
-                elig_sum[name] += e
-                eps[name] = psi[:, None] * pre[None, :] + (rho - psi * beta)[:, None] \
-                    * eps[name]
-            grad["out"] += err[:, None] * zout[None, :]
+                grad[name] += np.einsum("bj,bji->ji", L, ebar[name])
+                elig_sum[name] += e.sum(axis=0)
+                eps[name] = psi[:, :, None] * pre[:, None, :] \
+                    + (rho - psi * beta)[:, :, None] * eps[name]
+            grad["out"] += err.T @ zout
         zbar_prev, xbar_prev = zbar.copy(), xbar.copy()
-        ys[t], zs[t], psis[t], errs[t] = y, z, psi, err
+        ys[:, t], zs[:, t], psis[:, t], errs[:, t] = y, z, psi, err
     grad["rec"] *= off_diagonal
     elig_sum["rec"] *= off_diagonal
-    result = TrialResult(y=ys, z=zs, loss=net.loss_value(ys, target, window),
-                         grads=grad if eprop else {}, elig_sum=elig_sum if eprop else {})
+    loss = float(np.mean([net.loss_value(ys[b], target[b], window) for b in range(nb)]))
+    result = TrialResult(y=ys, z=zs, loss=loss,
+                         grads={g: v / nb for g, v in grad.items()} if eprop else {},
+                         elig_sum={g: v / nb for g, v in elig_sum.items()} if eprop else {})
     return result, {"psi": psis, "err": errs}
 
 
-def _batch_mean(trials):
-    """One TrialResult of a batch's trials: y and z stacked, the rest averaged."""
-    mean = {}
-    for field_name in ("grads", "elig_sum"):
-        keys = trials[0].__dict__[field_name].keys()
-        mean[field_name] = {k: np.mean([r.__dict__[field_name][k] for r in trials], axis=0)
-                            for k in keys}
-    return TrialResult(y=np.stack([r.y for r in trials]), z=np.stack([r.z for r in trials]),
-                       loss=float(np.mean([r.loss for r in trials])), **mean)
-
-
-def _per_trial(net, weights, x, target, window, one_trial):
-    """``one_trial(x, target, window)`` for a trial or every trial of a batch (x with a
-    leading batch axis), checked like :meth:`EpropNetwork.trial`."""
+def _as_batch(net, weights, x, target, window, compute):
+    """``compute(x, target, window)`` on a batch: ``x`` (batch, T, n_in), or one trial
+    (T, n_in) as a batch of one (its ``y`` and ``z`` without the batch axis), checked like
+    :meth:`EpropNetwork.trial`."""
     batched = np.ndim(x) == 3
-    x, target, window = net._check(weights, x, target, window,
-                                   len(x) if batched else None)
-    if not batched:
-        return one_trial(x, target, window)
-    return _batch_mean([one_trial(xb, tb, window) for xb, tb in zip(x, target)])
+    x, target, window = net._check(weights, x, target, window, len(x) if batched else None)
+    if batched:
+        return compute(x, target, window)
+    result = compute(x[None], target[None], window)
+    result.y, result.z = result.y[0], result.z[0]
+    return result
 
 
 def reference_trial(net: EpropNetwork, weights, x, target, window=None) -> TrialResult:
     """The run of :meth:`EpropNetwork.trial` computed in plain numpy (the same discrete model
-    and e-prop formulas, in the compiled network's order of operations), a trial at a time."""
-    return _per_trial(net, weights, x, target, window,
-                      lambda x, t, w: _forward(net, weights, x, t, w, eprop=True)[0])
+    and e-prop formulas, in the compiled network's order of operations)."""
+    return _as_batch(net, weights, x, target, window,
+                     lambda x, t, w: _forward(net, weights, x, t, w, eprop=True)[0])
 
 
 def bptt_gradients(net: EpropNetwork, weights, x, target, regularisation: float = 0.0,
                    target_rate_hz: float = 10.0, window=None) -> TrialResult:
-    r"""The exact gradient of the trial's loss by back-propagation through time, with the
-    pseudo-derivative :math:`\partial z_t / \partial v_t = \psi_t`,
+    r"""The exact gradient of the loss (one trial, or a batch's mean) by back-propagation
+    through time, with the pseudo-derivative :math:`\partial z_t / \partial v_t = \psi_t`,
     :math:`\partial z_t / \partial a_t = -\beta \psi_t` (every path: recurrent, reset,
     adaptation), in numpy:
 
     .. math::
 
-        \delta y_t &= (y_t - y^*_t) + \kappa \delta y_{t+1}, \quad
+        \delta y_t &= \delta_t + \kappa \delta y_{t+1}, \quad
         g_t = W^{out\top} \delta y_t + (W^{rec} - v_{th} I)^\top \delta v_{t+1}
               + \delta a_{t+1} \\
         \delta v_t &= \alpha \delta v_{t+1} + \psi_t g_t, \quad
@@ -519,37 +514,38 @@ def bptt_gradients(net: EpropNetwork, weights, x, target, regularisation: float 
         \partial E/\partial W^{in} = \sum_t \delta v_{t+1} x_t^\top, \quad
         \partial E/\partial W^{out} = \sum_t \delta y_t z_t^\top
 
-    (:math:`y_t - y^*_t` is the error :math:`\delta_t` of the network's loss.)  With
+    (:math:`\delta_t = \partial E / \partial y_t`, the error of the network's loss.)  With
     ``regularisation`` c > 0 the loss includes the rate regulariser
-    :math:`\frac{c}{2} \sum_j (r_j - r_0)^2` (:func:`regularised_gradients`), whose
-    :math:`\partial / \partial z_{j,t} = c (r_j - r_0) / T` adds to :math:`g_t` (over a batch,
-    each trial's own rate: the regulariser of a single trial, averaged).
+    :math:`\frac{c}{2} \sum_j (r_j - r_0)^2` (:func:`regularised_gradients`; over a batch,
+    ``r_j`` is the rate over all its trials), whose
+    :math:`\partial / \partial z_{j,t} = c (r_j - r_0) / T` adds to :math:`g_t`.
     """
-    return _per_trial(net, weights, x, target, window,
-                      lambda x, t, w: _bptt_trial(net, weights, x, t, w, regularisation,
-                                                  target_rate_hz))
+    return _as_batch(net, weights, x, target, window,
+                     lambda x, t, w: _bptt(net, weights, x, t, w, regularisation,
+                                           target_rate_hz))
 
 
-def _bptt_trial(net, weights, x, target, window, regularisation, target_rate_hz):
+def _bptt(net, weights, x, target, window, regularisation, target_rate_hz):
     res, rec = _forward(net, weights, x, target, window, eprop=False)
     c = net.constants
     w_rec, w_out = np.asarray(weights["rec"], float), np.asarray(weights["out"], float)
-    T, n = net.steps, net.n_rec
-    dv_next, da_next, dy = np.zeros(n), np.zeros(n), np.zeros(net.n_out)
+    nb, T, n = len(x), net.steps, net.n_rec
+    dv_next, da_next, dy = np.zeros((nb, n)), np.zeros((nb, n)), np.zeros((nb, net.n_out))
     grads = {"in": np.zeros((n, net.n_in)), "rec": np.zeros((n, n)),
              "out": np.zeros((net.n_out, n))}
     recurrent = (w_rec - c.v_th * np.eye(n)).T
-    rate_term = regularisation * (res.z.mean(axis=0) - target_rate_hz * c.dt) / T
+    rate = res.z.reshape(-1, n).mean(axis=0)
+    rate_term = regularisation * (rate - target_rate_hz * c.dt) / T
     for t in range(T - 1, -1, -1):
-        dy = rec["err"][t] + c.kappa * dy
-        g = w_out.T @ dy + recurrent @ dv_next + da_next + rate_term
-        grads["rec"] += np.outer(dv_next, res.z[t])
-        grads["in"] += np.outer(dv_next, x[t])
-        grads["out"] += np.outer(dy, res.z[t])
-        psi = rec["psi"][t]
+        dy = rec["err"][:, t] + c.kappa * dy
+        g = dy @ w_out + dv_next @ recurrent.T + da_next + rate_term
+        grads["rec"] += dv_next.T @ res.z[:, t]
+        grads["in"] += dv_next.T @ x[:, t]
+        grads["out"] += dy.T @ res.z[:, t]
+        psi = rec["psi"][:, t]
         dv_next, da_next = c.alpha * dv_next + psi * g, c.rho * da_next - c.beta * psi * g
     np.fill_diagonal(grads["rec"], 0.0)
-    res.grads = grads
+    res.grads = {k: g / nb for k, g in grads.items()}
     return res
 
 
