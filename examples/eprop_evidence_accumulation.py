@@ -36,7 +36,7 @@ Measured (2 cores, two runs at a time, defaults: batch 32, at most 1000 iteratio
 stops after 770 / 340 / S2E_IT iterations for seeds 0 / 1 / 2, test error 0.066 / 0.102 /
 S2E_TEST (256 new trials; the early stop picks a lucky validation, so the test error lies above
 7 % for two seeds); ``--rule bptt`` (BPTT in numpy, the same network, data and optimiser) stops
-after 110 / 280 / S2B_IT, test error 0.066 / 0.086 / S2B_TEST.  Cosine of e-prop's (symmetric
+after 110 / 280 / 400, test error 0.066 / 0.086 / 0.055.  Cosine of e-prop's (symmetric
 feedback) and BPTT's gradients at the initial weights (8 trials): input 0.849 / 0.717 / 0.613,
 recurrent 0.859 / 0.728 / 0.654.  ~4.5 s per e-prop iteration (one run of the binary: 32
 trials of 2250 steps, 445 k plastic synapses), ~1.8 s per BPTT iteration.  ``--quick`` (150
@@ -136,7 +136,7 @@ def cosine_with_bptt(seed, trials=8):
 
 
 def train_bptt(net, weights, data, iterations, on_iteration, window, lr_scale):
-    """The same training with BPTT's exact gradients (numpy, trial by trial, the regulariser
+    """The same training with BPTT's exact gradients (numpy, the whole batch, the regulariser
     included) in place of e-prop's: the comparison of the paper's Fig. 3."""
     opt = Adam(5e-3, lr_scale=lr_scale)
     for k in range(iterations):

@@ -190,21 +190,26 @@ def test_the_bptt_regulariser_changes_only_the_input_and_recurrent_gradients(net
         np.testing.assert_allclose(twice.grads[k], reg.grads[k], rtol=1e-12, atol=0)
 
 
-@pytest.mark.long
-@pytest.mark.standalone
-def test_the_pattern_generation_example_learns_the_three_signals(tmp_path):
-    """``examples/eprop_pattern_generation.py --quick`` (300 trials, ~40 s): NMSE 11.4 -> 0.059
-    measured (seeds 1, 2: 0.039, 0.032); the bound leaves a factor 3."""
+def _quick_example(script_name, out, timeout):
+    """Run ``examples/<script_name> --quick --out <out>``; its ``metrics.json``."""
     import json
     import subprocess
     import sys
     from pathlib import Path
 
-    script = Path(__file__).resolve().parents[1] / "examples" / "eprop_pattern_generation.py"
-    proc = subprocess.run([sys.executable, str(script), "--quick", "--out", str(tmp_path)],
-                          capture_output=True, text=True, timeout=900)
+    script = Path(__file__).resolve().parents[1] / "examples" / script_name
+    proc = subprocess.run([sys.executable, str(script), "--quick", "--out", str(out)],
+                          capture_output=True, text=True, timeout=timeout)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    return json.loads((out / "metrics.json").read_text())
+
+
+@pytest.mark.long
+@pytest.mark.standalone
+def test_the_pattern_generation_example_learns_the_three_signals(tmp_path):
+    """``examples/eprop_pattern_generation.py --quick`` (300 trials, ~40 s): NMSE 11.4 -> 0.059
+    measured (seeds 1, 2: 0.039, 0.032); the bound leaves a factor 3."""
+    metrics = _quick_example("eprop_pattern_generation.py", tmp_path, timeout=900)
     assert metrics["nmse_final_max"] < 0.2
     assert (tmp_path / "pattern_generation.png").exists()
 
@@ -216,16 +221,7 @@ def test_the_evidence_accumulation_example_learns_the_task(tmp_path):
     iterations, ~11 min on 2 cores): test error 0.160 measured (seed 1 after the same 150
     iterations: 0.160 over 8 batches); chance is 0.5, the bound leaves 0.14 for another
     machine's rounding."""
-    import json
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    script = Path(__file__).resolve().parents[1] / "examples" / "eprop_evidence_accumulation.py"
-    proc = subprocess.run([sys.executable, str(script), "--quick", "--out", str(tmp_path)],
-                          capture_output=True, text=True, timeout=1800)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    metrics = _quick_example("eprop_evidence_accumulation.py", tmp_path, timeout=1800)
     assert metrics["test_error_max"] < 0.3
     assert metrics["runs"][0]["cosine_eprop_bptt_initial"]["out"] > 0.999
     assert (tmp_path / "evidence_accumulation.png").exists()
