@@ -100,7 +100,7 @@ def error_rate(y, labels):
 
 def network(batch, seed, threads, feedback="random"):
     rho = np.exp(-1.0 / TAU_A)
-    beta = 1.7 * (1 - rho) / (1 - np.exp(-1.0 / TAU_M)) * V_TH / 0.6  # the tutorial's beta_a
+    beta = 1.7 * (1 - rho) / (1 - np.exp(-1.0 / TAU_M))  # the tutorial's beta_a (in mV)
     return EpropNetwork(
         N_IN, N_LIF + N_ALIF, N_OUT, STEPS, dt=1 * ms, n_alif=N_ALIF,
         neuron_params={"tau_m": TAU_M * ms, "tau_a": TAU_A * ms, "v_th": V_TH * mV,
